@@ -1,0 +1,5 @@
+import sys
+
+from prm.cli import main
+
+sys.exit(main())

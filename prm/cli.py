@@ -1,0 +1,73 @@
+"""The `prm` command line: one subcommand per stage of the pipeline.
+
+Each subcommand lives in its own module (`prm/commands/<name>.py`) exposing
+`add_arguments(parser)` and `run(args) -> int`; modules are imported only when their command runs,
+so `prm --help` stays fast. Bad user input raises `UserError`, printed here as one line (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from prm import __version__
+from prm.errors import UserError
+
+# name -> (module, one-line help). Dispatch is this dict; there is no registry.
+COMMANDS = {
+    "check": ("prm.commands.check", "validate a JSONL file against the data contract (problems, samples, stepwise records)"),
+    "segment": ("prm.commands.segment", "split solutions into steps (math separator, Step-k markers, or code statements)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prm",
+        description="prm-toolkit: process reward models for math and code.\n"
+                    "Pipeline: problems -> samples -> steps -> labels -> PRM/ORM -> search -> report.\n"
+                    "Run `prm COMMAND --help` for each command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"prm-toolkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    # Parse the command name first, then let the command's module add its own options.
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        parser.parse_args(argv)
+    name = argv[0]
+    if name not in COMMANDS:
+        parser.error(f"unknown command {name!r}; choose from: {', '.join(COMMANDS)}")
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = argparse.ArgumentParser(prog=f"prm {name}", description=module.__doc__ or COMMANDS[name][1],
+                                  formatter_class=_Formatter)
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as err:
+        print(f"prm {name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"prm {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
