@@ -31,16 +31,25 @@ class TinyConfig:
     num_key_value_heads: int = 2
     max_position_embeddings: int = 1024
     regex_pretokenize: bool = True
+    individual_digits: bool = False  # one token per digit: lets a tiny model learn arithmetic digit by digit
     seed: int = 0
 
 
-def build_tokenizer(texts: Iterable[str], vocab_size: int = 512, *, regex_pretokenize: bool = True):
-    """Train a byte-level BPE on `texts`; returns a transformers PreTrainedTokenizerFast."""
+def build_tokenizer(texts: Iterable[str], vocab_size: int = 512, *, regex_pretokenize: bool = True,
+                    individual_digits: bool = False):
+    """Train a byte-level BPE on `texts`; returns a transformers PreTrainedTokenizerFast.
+
+    `individual_digits=True` splits every digit into its own pre-token before the byte-level step,
+    so no merge ever spans two digits ("123" is always 1, 2, 3): numbers share one 10-token
+    alphabet, which is what a tiny model needs to learn carrying instead of memorizing sums.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=regex_pretokenize)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=regex_pretokenize)
+    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                         if individual_digits else byte_level)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -82,7 +91,8 @@ def build_tiny_causal_lm(out_dir: str | Path, texts: Iterable[str], cfg: TinyCon
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(texts, cfg.vocab_size, regex_pretokenize=cfg.regex_pretokenize)
+    tokenizer = build_tokenizer(texts, cfg.vocab_size, regex_pretokenize=cfg.regex_pretokenize,
+                                individual_digits=cfg.individual_digits)
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_config(llama_config(tokenizer, cfg))
     model.save_pretrained(out)

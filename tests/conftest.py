@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PRM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["fixtures_sampler", "fixtures_scoring"]  # tests/ is on sys.path (no __init__.py), so plain names
 
 TINY_TEXTS = [
     f"Tom has {i} apples and buys {i + 3} more, so {i} + {i + 3} = {2 * i + 3} apples.\n\n"

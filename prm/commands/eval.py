@@ -1,0 +1,211 @@
+"""Evaluate reward models and search methods.
+
+  prm eval bon --pool pool.jsonl --out runs/bon           # accuracy-vs-N curves for a scored pool
+  prm eval processbench --data olympiadbench.json --scorer sympy
+  prm eval processbench --data omnimath.json --scorer runs/demo/math/prm --threshold 0.5
+  prm eval steps --data labeled.jsonl --scorer runs/demo/math/prm   # step AUROC and ECE
+
+`bon`: the pool is one JSON line per sample with `problem_id`, `correct` and `scores` ({rm: float
+for an outcome score, or a list of step scores}); see prm/eval/pool.py for the optional fields.
+Curves use Lightman's protocol: N drawn from the fixed pool `--repeats` times per N; 95% intervals
+also resample problems. Writes results.json, report.md and bon.png to --out.
+
+`processbench`: predicted first error = first step the scorer rejects (sympy: proven false; a PRM:
+P(correct) < --threshold). Accuracy on erroneous samples, on correct samples, and their F1.
+
+`steps`: step AUROC and expected calibration error of a scorer on stepwise records (labels True/
+1.0 = correct; floats are thresholded at 0.5 for AUROC and ECE; null labels are skipped).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prm.errors import UserError
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="what", metavar="WHAT", required=True)
+    b = sub.add_parser("bon", help="best-of-N / majority / weighted-vote curves from a scored pool")
+    b.add_argument("--pool", required=True, help="JSONL, one scored sample per line (prm/eval/pool.py)")
+    b.add_argument("--out", default=None, help="output folder (default: runs/eval-bon-TIMESTAMP)")
+    b.add_argument("--repeats", type=int, default=200, help="subsample draws per N")
+    b.add_argument("--seed", type=int, default=0, help="seed for the draws")
+    b.add_argument("--ns", default=None, help="comma-separated N values (default: 1,2,4,... up to the smallest pool)")
+    b.add_argument("--aggregations", default="min,prod,last,mean", help="PRM step aggregations to report")
+    b.add_argument("--methods", default=None,
+                   help="comma-separated method names (e.g. prm:min,orm,majority,oracle); default: all that apply")
+    b.add_argument("--no-sympy", action="store_true", help="do not run the sympy step checker on pool steps")
+    b.add_argument("--title", default=None, help="plot title (default: the pool file name)")
+
+    q = sub.add_parser("processbench", help="first-error identification on ProcessBench-format data")
+    q.add_argument("--data", required=True, action="append", help="ProcessBench JSON/JSONL file (repeatable)")
+    q.add_argument("--scorer", required=True, help="'sympy' or a trained PRM directory")
+    q.add_argument("--threshold", type=float, default=0.5, help="a step with P(correct) below this is an error")
+    q.add_argument("--limit", type=int, default=None,
+                   help="evaluate a seeded random subset of N records of each file (files are often sorted by label, "
+                        "so the first N would be one class)")
+    q.add_argument("--seed", type=int, default=0, help="seed for --limit")
+    q.add_argument("--backend", default="auto", help="scorer backend: auto, transformers or vllm")
+    q.add_argument("--out", default=None, help="write results.json here (optional)")
+
+    s = sub.add_parser("steps", help="step AUROC and calibration (ECE) on labeled stepwise records")
+    s.add_argument("--data", required=True, help="stepwise JSONL (prompt, completions, labels)")
+    s.add_argument("--scorer", required=True, help="a trained PRM directory")
+    s.add_argument("--backend", default="auto", help="scorer backend: auto, transformers or vllm")
+    s.add_argument("--limit", type=int, default=None, help="only the first N records")
+    for sp in (b, q, s):
+        sp.set_defaults(_sub=sp)
+
+
+def load_model_scorer(path: str, backend: str = "auto"):
+    if not Path(path).exists():
+        raise UserError(f"--scorer: no such model directory: {path}")
+    try:
+        from prm.scoring import load_scorer
+    except ImportError as e:
+        raise UserError(f"--scorer: model scoring is not available in this install ({e})") from None
+    return load_scorer(path, backend=backend)
+
+
+def _bon(args) -> int:
+    from prm.eval.bon import CurveConfig, bon_curves, default_methods
+    from prm.eval.hacking import false_step_rate, goodhart, length_bias
+    from prm.eval.plots import plot_bon
+    from prm.eval.pool import build_pools, read_pool
+    from prm.eval.report import comparisons, pct, write_outputs
+    from prm.search.aggregate import AGGREGATIONS
+    from prm.search.select import Method
+
+    aggs = [a.strip() for a in args.aggregations.split(",") if a.strip()]
+    for a in aggs:
+        if a not in AGGREGATIONS:
+            raise UserError(f"--aggregations: unknown {a!r}; choose from {', '.join(AGGREGATIONS)}")
+    try:
+        ns = tuple(int(x) for x in args.ns.split(",")) if args.ns else None
+    except ValueError:
+        raise UserError(f"--ns: expected comma-separated integers, got {args.ns!r}") from None
+    if ns and min(ns) < 1:
+        raise UserError("--ns: N must be at least 1")
+    if args.repeats < 1:
+        raise UserError("--repeats must be at least 1")
+    t0 = time.time()
+    samples = read_pool(args.pool)
+    if not samples:
+        raise UserError(f"{args.pool}: no samples")
+    check = (lambda steps: [None] * len(steps)) if args.no_sympy else None
+    pools = build_pools(samples, aggregations=aggs, check=check, progress=True)
+    if args.methods:
+        try:
+            methods = [Method.parse(m.strip()) for m in args.methods.split(",") if m.strip()]
+        except ValueError as e:
+            raise UserError(f"--methods: {e}") from None
+        known = {k for p in pools for k in p.scores}
+        for m in methods:
+            if m.rm is not None and m.score_key not in known:
+                raise UserError(f"--methods: {m.name!r} needs scores {m.score_key}, the pool has "
+                                f"{sorted(f'{r}:{a}' if a else r for r, a in known)}")
+    else:
+        methods = default_methods(pools, aggregations=aggs, gated=False if args.no_sympy else None)
+    smallest = min(len(p) for p in pools)
+    if ns and max(ns) > smallest:
+        raise UserError(f"--ns: N={max(ns)} exceeds the smallest pool ({smallest} samples)")
+    curves = bon_curves(pools, methods, CurveConfig(ns=ns, repeats=args.repeats, seed=args.seed), progress=True)
+    out = Path(args.out or f"runs/eval-bon-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    bon = curves.to_dict()
+    plot = plot_bon(bon, out / "bon.png", args.title or f"best-of-N on {Path(args.pool).name}")
+    domain = pools[0].domain
+    d = {"stages": {"curves": {"status": "ran", "seconds": time.time() - t0, "detail": f"{len(samples)} samples"}},
+         "setup": {"pool": args.pool, "problems": len(pools), "smallest_pool": smallest},
+         "bon": bon, "deltas": comparisons(curves), "plot": plot.name,
+         "hacking": {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
+                     "false_step_rate": false_step_rate(curves) if domain == "math" else None}}
+    results = {"command": f"prm eval bon --pool {args.pool}", "created": datetime.now(timezone.utc).isoformat(),
+               "domains": {domain: d}}
+    manifest = {"backend": "none (pool given)", "pool": str(args.pool), "seed": args.seed, "repeats": args.repeats,
+                "aggregations": aggs}
+    write_outputs(out, results, manifest)
+    n = bon["ns"][-1]
+    width = max(len(k) for k in bon["methods"])
+    print(f"{len(pools)} problems, N up to {n}, {args.repeats} draws per N")
+    for k, s in bon["methods"].items():
+        print(f"  {k:<{width}}  N=1 {pct(s['mean'][0]):>6}   N={n} {pct(s['mean'][-1]):>6} "
+              f"[{pct(s['lo'][-1])}, {pct(s['hi'][-1])}]")
+    print(f"wrote {out}/report.md, results.json, bon.png")
+    return 0
+
+
+def _processbench(args) -> int:
+    from prm.eval.processbench import evaluate, read_processbench, scorer_predictor, sympy_predictor
+    from prm.eval.report import pct, write_json
+
+    if not 0.0 < args.threshold < 1.0:
+        raise UserError("--threshold must be between 0 and 1")
+    datasets = {Path(f).stem: read_processbench(f) for f in args.data}
+    scorer = None
+    if args.scorer == "sympy":
+        predict = sympy_predictor()
+    else:
+        scorer = load_model_scorer(args.scorer, args.backend)
+        predict = scorer_predictor(scorer, args.threshold)
+    results = {}
+    try:
+        for name, items in datasets.items():
+            if args.limit and args.limit < len(items):
+                import random
+
+                keep = sorted(random.Random(args.seed).sample(range(len(items)), args.limit))
+                items = [items[i] for i in keep]
+            r = evaluate(items, predict, progress=True)
+            r["scorer"] = args.scorer
+            r["threshold"] = None if args.scorer == "sympy" else args.threshold
+            results[name] = r
+            extra = f"  step AUROC {r['step_auroc']:.3f}" if r.get("step_auroc") is not None else ""
+            if r.get("checked_step_fraction") is not None:
+                extra += f"  steps checkable {pct(r['checked_step_fraction'])}"
+            print(f"{name}: n={r['n']} acc(erroneous) {pct(r['acc_error'])}  acc(correct) {pct(r['acc_correct'])}  "
+                  f"F1 {pct(r['f1'])}{extra}")
+    finally:
+        if scorer is not None:
+            scorer.close()
+    f1s = [r["f1"] for r in results.values() if r["f1"] is not None]
+    if len(f1s) > 1:
+        print(f"average F1 {pct(sum(f1s) / len(f1s))}")
+    if args.out:
+        write_json(Path(args.out) / "results.json", {"processbench": results})
+        print(f"wrote {args.out}/results.json")
+    return 0
+
+
+def _steps(args) -> int:
+    from tqdm import tqdm
+
+    from prm.eval.metrics import auroc, ece
+    from prm.records import iter_records
+
+    recs = []
+    for rec in iter_records(args.data, "stepwise"):
+        recs.append(rec)
+        if args.limit and len(recs) >= args.limit:
+            break
+    scorer = load_model_scorer(args.scorer, args.backend)
+    scores, labels = [], []
+    try:
+        for rec in tqdm(recs, desc="score steps", unit="rec"):
+            s = scorer.score(rec.prompt, rec.completions)
+            for sc, lab in zip(s, rec.labels):
+                if lab is not None:
+                    scores.append(sc)
+                    labels.append(float(lab) >= 0.5)
+    finally:
+        scorer.close()
+    a, e = auroc(scores, labels), ece(scores, labels)
+    print(f"{len(recs)} records, {len(scores)} labeled steps: step AUROC "
+          f"{'n/a (one class)' if a is None else f'{a:.3f}'}, ECE {'n/a' if e is None else f'{e:.3f}'}")
+    return 0
+
+
+def run(args) -> int:
+    return {"bon": _bon, "processbench": _processbench, "steps": _steps}[args.what](args)

@@ -1,0 +1,238 @@
+"""Label step-segmented samples with per-step correctness, grounded in the verifiers.
+
+  prm label --method outcome --problems data/tasks/math_test.jsonl --samples samples.jsonl --out orm.jsonl
+  prm label --method direct  --problems P --samples S --out direct.jsonl          (math: sympy per step)
+  prm label --method mc      --problems P --samples S --out mc.jsonl -k 8         (Math-Shepherd rollouts)
+  prm label --method binary  --problems P --samples S --out bin.jsonl -k 8        (OmegaPRM binary search)
+  prm label --method mc ... --compare direct.jsonl     (agreement of the two labelings in the summary)
+
+Methods:
+  outcome  verify the final answer / run the unit tests; one label, on the last step (ORM data)
+  direct   math only: check each step's arithmetic/equalities; later steps after the first error
+           follow --after-error, unchecked steps follow --unjudged
+  mc       K rollouts from every step prefix; soft label = fraction correct, hard = any correct
+  binary   binary search for the first step whose prefix no rollout can finish correctly:
+           O(log steps) prefix evaluations instead of one per step
+
+Rollouts (mc, binary) use --model, or the embedded tiny policy of each problem's domain (trained
+on first use and cached). All prefixes of a batch go to the engine in one call. For math samples
+mc and binary runs also label each batch with `direct` on the fly (cheap, not written) and print
+the agreement of the two in the summary.
+
+Output: stepwise records (TRL format + problem_id, sample_id, first_error, judged, mc_values,
+n_rollouts, outcome, provenance). Resumable: rerun the same command after a crash and it continues
+(records are keyed by sample_id; --overwrite starts afresh). Rejected samples (unknown problem,
+empty solution, problem without gold answer/tests) go to OUT.rejects.jsonl with file:line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from prm.errors import UserError
+
+METHODS = ("outcome", "direct", "mc", "binary")
+
+
+def add_arguments(p):
+    io = p.add_argument_group("input and output")
+    io.add_argument("--method", required=True, choices=METHODS, help="labeling method (see above)")
+    io.add_argument("--problems", required=True, help="JSONL of Problem records (gold answers / unit tests)")
+    io.add_argument("--samples", required=True, help="JSONL of Sample records (problem_id, text, steps)")
+    io.add_argument("--out", required=True, help="output JSONL of stepwise records (appended to: resumable)")
+    io.add_argument("--overwrite", action="store_true", help="start the output afresh instead of resuming")
+    io.add_argument("--limit", type=int, default=None, help="label at most this many new samples")
+    io.add_argument("--compare", default=None, metavar="FILE",
+                    help="another labeled file of the same samples: print step and first-error agreement")
+    io.add_argument("--summary-json", default=None, metavar="FILE", help="also write the summary as JSON")
+
+    pol = p.add_argument_group("labeling policy")
+    pol.add_argument("--label", choices=("hard", "soft"), default="hard",
+                     help="mc: labels column holds hard (any rollout correct) or soft (fraction) labels")
+    pol.add_argument("--after-error", choices=("incorrect", "unlabeled"), default="incorrect",
+                     help="direct, binary: label of steps after the first error (False, or None = no loss)")
+    pol.add_argument("--unjudged", choices=("unlabeled", "correct"), default="unlabeled",
+                     help="direct: label of steps before the first error that no check could judge")
+
+    ro = p.add_argument_group("rollouts (mc, binary)")
+    ro.add_argument("--model", default=argparse.SUPPRESS,
+                    help="policy model directory; default: the embedded tiny policy per domain (prm.policy)")
+    ro.add_argument("--backend", choices=("auto", "vllm", "transformers"), default="auto", help="sampler backend")
+    ro.add_argument("-k", "--rollouts", type=int, default=8, help="rollouts per step prefix (K)")
+    ro.add_argument("--temperature", type=float, default=0.7, help="rollout sampling temperature")
+    ro.add_argument("--top-p", type=float, default=1.0, help="rollout nucleus sampling")
+    ro.add_argument("--max-tokens", type=int, default=256, help="max new tokens per rollout")
+    ro.add_argument("--seed", type=int, default=0, help="engine seed (same seed and input, same rollouts)")
+    ro.add_argument("--gpu-memory-utilization", type=float, default=0.3,
+                    help="vLLM memory share (on CPU: share of RAM reserved)")
+    ro.add_argument("--quick-policy", action="store_true", help="use the quick (smaller) embedded policy")
+
+    run = p.add_argument_group("execution")
+    run.add_argument("--batch-size", type=int, default=32,
+                     help="samples per batch: all their prefixes go to the engine in one call")
+    run.add_argument("--workers", type=int, default=argparse.SUPPRESS,
+                     help="parallel verifier workers (default: CPU count)")
+    run.add_argument("--code-timeout", type=float, default=5.0, help="seconds per program run (code)")
+    run.add_argument("--fsync", action="store_true", help="fsync every record (survive power loss)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+class _Policies:
+    """One sampler per domain, started on first use and closed at the end."""
+
+    def __init__(self, args):
+        self.args = args
+        self.samplers: dict[str, object] = {}
+        self.models: dict[str, str] = {}
+
+    def model_for(self, domain: str) -> str:
+        if domain not in self.models:
+            if getattr(self.args, "model", None):
+                self.models[domain] = self.args.model
+            else:
+                from prm.policy import ensure_policy
+
+                print(f"prm label: using the embedded {domain} policy (trained on first use)", file=sys.stderr)
+                self.models[domain] = str(ensure_policy(domain, quick=self.args.quick_policy))
+        return self.models[domain]
+
+    def sampler_for(self, domain: str):
+        model = self.model_for(domain)
+        if model not in self.samplers:
+            from prm.sampler import EngineConfig, make_sampler
+
+            self.samplers[model] = make_sampler(EngineConfig(
+                model=model, backend=self.args.backend, seed=self.args.seed,
+                gpu_memory_utilization=self.args.gpu_memory_utilization))
+        return self.samplers[model]
+
+    def prompt_fn(self, domain: str):
+        from prm.sampler import build_prompt
+
+        model = self.model_for(domain)
+        return lambda question: build_prompt(model, question)
+
+    def close(self):
+        for s in self.samplers.values():
+            s.close()
+
+
+def make_label_batch(args, policies: _Policies, agreement: dict | None = None):
+    """The method's batch labeler: (items) -> records, splitting a mixed batch by domain."""
+    from prm.labeling import (BinaryConfig, DirectConfig, JudgeConfig, MCConfig, RolloutConfig,
+                              label_binary, label_direct, label_mc, label_outcome)
+
+    agreement = {} if agreement is None else agreement
+    judge = JudgeConfig(workers=getattr(args, "workers", None), code_timeout=args.code_timeout)
+    if args.rollouts < 1:
+        raise UserError(f"--rollouts must be >= 1, got {args.rollouts}")
+    # the seed goes to the engine (EngineConfig.seed), not to each request: see RolloutConfig.seed
+    rollout = RolloutConfig(k=args.rollouts, temperature=args.temperature, top_p=args.top_p,
+                            max_tokens=args.max_tokens)
+    rollout.sampling()  # bad sampling settings fail now (UserError), not after the engine has started
+    if args.method == "outcome":
+        return lambda items: label_outcome(items, judge)
+    if args.method == "direct":
+        cfg = DirectConfig(after_error=args.after_error, unjudged=args.unjudged)
+        return lambda items: label_direct(items, cfg, judge)
+
+    def by_domain(fn):
+        def label(items):
+            out = [None] * len(items)
+            for domain in dict.fromkeys(it.domain for it in items):
+                idx = [i for i, it in enumerate(items) if it.domain == domain]
+                recs = fn([items[i] for i in idx], policies.sampler_for(domain), policies.prompt_fn(domain))
+                for i, r in zip(idx, recs):
+                    out[i] = r
+            return out
+        return label
+
+    if args.method == "mc":
+        cfg = MCConfig(rollout=rollout, label=args.label)
+        return with_direct(by_domain(lambda items, s, pf: label_mc(items, s, pf, cfg, judge)), judge, agreement)
+    cfg = BinaryConfig(rollout=rollout, after_error=args.after_error)
+    return with_direct(by_domain(lambda items, s, pf: label_binary(items, s, pf, cfg, judge)), judge, agreement)
+
+
+def with_direct(label, judge, agreement: dict):
+    """Also label the math samples of each batch with `direct` (cheap: no rollouts, not written) and
+    keep the running agreement with the rollout labels, for the summary."""
+    from prm.labeling import label_direct
+    from prm.labeling.agreement import compare, merge
+
+    def run(items):
+        records = label(items)
+        math = [it for it in items if it.domain == "math"]
+        if math:
+            direct = [r.to_dict() for r in label_direct(math, judge=judge)]
+            agreement["direct"] = merge(agreement.get("direct"), compare(direct, [r.to_dict() for r in records]))
+        return records
+    return run
+
+
+def run(args) -> int:
+    from prm.labeling import RunConfig, format_summary, run_labeling
+    from prm.labeling.agreement import compare_files, format_agreement
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    for name in ("problems", "samples"):
+        if not Path(getattr(args, name)).exists():
+            raise UserError(f"--{name}: no such file: {getattr(args, name)}")
+    if args.compare and not Path(args.compare).exists():
+        raise UserError(f"--compare: no such file: {args.compare}")
+    if not args.overwrite:
+        _check_resumable(args)
+    policies = _Policies(args)
+    cfg = RunConfig(batch_size=args.batch_size, domains=("math",) if args.method == "direct" else ("math", "code"),
+                    limit=args.limit, overwrite=args.overwrite, fsync=args.fsync, progress=not args.no_progress)
+    agreement: dict = {}
+    try:
+        summary = run_labeling(args.problems, args.samples, args.out, make_label_batch(args, policies, agreement), cfg)
+    finally:
+        policies.close()
+    print(format_summary(summary, args.out))
+    if args.method == "binary":
+        print(_binary_savings(args.out, args.rollouts))
+    if agreement.get("direct"):
+        summary["agreement_direct"] = agreement["direct"]
+        print(format_agreement(agreement["direct"], "direct", args.method) + " (math samples of this run)")
+    if args.compare:
+        summary["agreement"] = compare_files(args.out, args.compare)
+        print(format_agreement(summary["agreement"], args.method, Path(args.compare).name))
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _check_resumable(args) -> None:
+    """Refuse to append to an output made by another method or K: the file would mix labelings."""
+    from prm.records import iter_jsonl
+
+    out = Path(args.out)
+    if not out.exists():
+        return
+    for lineno, row in iter_jsonl(out, skip_bad=True):
+        prov = row.get("provenance") or {}
+        k = (prov.get("settings") or {}).get("k")
+        if prov.get("labeler") != args.method or (k is not None and k != args.rollouts):
+            raise UserError(f"{out}:{lineno}: holds records labeled by {prov.get('labeler')!r}"
+                            f"{f' with K={k}' if k is not None else ''}; this run is {args.method!r}"
+                            f"{f' with K={args.rollouts}' if args.method in ('mc', 'binary') else ''}. "
+                            f"Use --overwrite to start afresh or another --out to keep both")
+        return
+
+
+def _binary_savings(out: str, k: int) -> str:
+    """Rollouts binary search used vs what MC would draw on the same samples (K per non-final step)."""
+    from prm.records import iter_jsonl
+
+    used = mc = 0
+    for _, r in iter_jsonl(out, skip_bad=True):
+        used += ((r.get("provenance") or {}).get("cost") or {}).get("rollouts", 0)
+        mc += k * max(0, len(r.get("completions") or []) - 1)
+    saved = f"{100 * (1 - used / mc):.1f}% saved" if mc else "n/a"
+    return f"binary search: {used} rollouts; mc on the same samples would draw up to {mc} ({saved})"

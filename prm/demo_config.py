@@ -1,0 +1,61 @@
+"""Settings of `prm demo`: one frozen dataclass, two presets (default and `--quick`).
+
+Every size is fixed here before anything runs; nothing is adjusted after looking at a result (the
+demo must never tune itself toward a PRM win). The PRM's label source, its aggregation for the
+headline and the beam-search settings are declared here, not chosen from the outcome.
+
+`threads=1`: the models here are tiny, so per-token overhead dominates and extra threads buy little,
+while OpenMP worker threads spin-wait and thrash when other processes share the cores (measured:
+one 30-token sample took 72 s with torch's default threads on a loaded 2-core machine, 0.9 s with 1).
+
+Budget on 2 CPU cores: the default finishes in about 10 minutes, `--quick` in about 2, most of it
+spent sampling (policy and MC rollouts) and training the two reward models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from prm.search.beam import BeamConfig
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out: str = ""                               # output folder; "" -> runs/demo-TIMESTAMP
+    quick: bool = False
+    domains: tuple[str, ...] = ("math", "code")
+    backend: str = "auto"                       # sampler: "auto" (vLLM when installed) | "vllm" | "transformers"
+    scorer_backend: str = "transformers"        # scoring the tiny RMs: a second vLLM engine costs more than it saves
+    seed: int = 0
+    threads: int = 1                            # torch threads; see below
+    cache_dir: str | None = None                # tiny-policy cache (None: ~/.cache/prm-toolkit or $PRM_CACHE_DIR)
+    # RM training data: samples of train-split problems, labeled by MC rollouts (both domains) and,
+    # for math, also directly by the sympy checker
+    n_train_problems: int = 48
+    n_train_samples: int = 4
+    mc_k: int = 4                               # rollouts per step prefix
+    prm_labels: str = "mc"                      # the PRM trains on these labels ("mc" | "direct", math only)
+    rm_max_steps: int = 120                     # optimizer steps per reward model
+    rm_batch_size: int = 16
+    rm_learning_rate: float = 1e-3
+    # the evaluation pool: held-out test problems, N samples each
+    n_test_problems: int = 40
+    n_pool: int = 16
+    temperature: float = 1.0
+    max_tokens: int = 160
+    repeats: int = 200                          # subsample draws per N
+    beam: BeamConfig = field(default_factory=lambda: BeamConfig(beam_width=2, expand=2, max_steps=8,
+                                                                max_step_tokens=48, temperature=1.0))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+QUICK = dict(quick=True, n_train_problems=16, n_train_samples=4, mc_k=2, rm_max_steps=30,
+             n_test_problems=16, n_pool=8, repeats=100,
+             beam=BeamConfig(beam_width=2, expand=2, max_steps=6, max_step_tokens=48, temperature=1.0))
+
+
+def preset(quick: bool = False, **overrides) -> DemoConfig:
+    base = DemoConfig(**QUICK) if quick else DemoConfig()
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

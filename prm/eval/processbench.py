@@ -1,0 +1,133 @@
+"""Step-level quality on ProcessBench-format data: can a scorer find the first wrong step?
+
+Data: a JSON list (or JSONL) of `{"id", "problem", "steps": [str], "label": int}` where `label` is
+the 0-based index of the first wrong step, or -1 when every step is correct.
+
+A *predictor* maps (problem, steps) to a predicted first-error index (-1 = no error):
+- `sympy`: `verifiers.math.check_steps`; the first step it proves False is the predicted error. It
+  needs no training; steps it cannot check (None) never count as errors, so its misses are steps
+  whose mistakes are not arithmetic or algebra sympy can see.
+- a PRM directory: step scores P(correct) from `prm.scoring.load_scorer`. **Threshold rule**: the
+  predicted first error is the first step whose score is below `threshold` (default 0.5, as in
+  ProcessBench's evaluation of PRMs); -1 when no step is below it. The threshold is fixed before
+  looking at the data; it is never tuned on the set being reported.
+
+Metrics (ProcessBench): accuracy on erroneous samples (predicted index == label exactly), accuracy on
+correct samples (predicted -1), F1 = their harmonic mean. For scorers with step scores, also step
+AUROC and ECE where steps before the first error count as correct, the first error as wrong, and
+steps after it are not judged (ProcessBench does not label them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+from prm.errors import RecordError, UserError
+from prm.search.verified import first_false, step_verdicts
+
+from .metrics import auroc, ece, f1
+
+
+def read_processbench(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+        rows = [(i + 1, r) for i, r in enumerate(data)] if isinstance(data, list) else None
+        if rows is None:
+            raise RecordError("expected a JSON list of records (or JSONL)", where=str(path))
+        where_kind = "record"
+    except json.JSONDecodeError:
+        rows, where_kind = [], "line"
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((lineno, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise RecordError(f"invalid JSON ({e.msg})", where=f"{path}:{lineno}") from None
+    out = []
+    for k, r in rows:
+        where = f"{path}:{where_kind} {k}" if where_kind == "record" else f"{path}:{k}"
+        if not isinstance(r, dict):
+            raise RecordError("expected a JSON object", where=where)
+        problem = r.get("problem", r.get("question"))
+        if not isinstance(problem, str):
+            raise RecordError("missing or not a string", where=where, field="problem")
+        steps = r.get("steps")
+        if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+            raise RecordError("expected a list of strings", where=where, field="steps")
+        label = r.get("label")
+        if isinstance(label, bool) or not isinstance(label, int) or not -1 <= label < max(len(steps), 1):
+            raise RecordError(f"expected -1 or a step index below {len(steps)}, got {label!r}", where=where, field="label")
+        out.append({"id": str(r.get("id", k)), "problem": problem, "steps": steps, "label": label})
+    return out
+
+
+def predict_from_scores(scores: Sequence[float], threshold: float = 0.5) -> int:
+    """The threshold rule: first step with P(correct) < threshold, else -1."""
+    return next((i for i, s in enumerate(scores) if s < threshold), -1)
+
+
+def sympy_predictor(check: Callable | None = None) -> Callable:
+    def predict(problem: str, steps: list[str]) -> tuple[int, list, None]:
+        v = step_verdicts(steps, check)
+        return first_false(v), v, None
+    return predict
+
+
+def scorer_predictor(scorer, threshold: float = 0.5) -> Callable:
+    def predict(problem: str, steps: list[str]) -> tuple[int, None, list[float]]:
+        s = list(scorer.score(problem, steps))
+        return predict_from_scores(s, threshold), None, s
+    return predict
+
+
+def evaluate(items: Sequence[dict], predict: Callable, progress: bool = False) -> dict:
+    """ProcessBench metrics for one predictor over one dataset."""
+    it = items
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(items, desc="processbench", unit="sample")
+    hit_err = n_err = hit_ok = n_ok = 0
+    step_scores, step_labels = [], []
+    checked = total_steps = flagged_true_pos = flagged = 0
+    per_item = []
+    for r in it:
+        pred, verdicts, scores = predict(r["problem"], r["steps"])
+        label = r["label"]
+        if label == -1:
+            n_ok += 1
+            hit_ok += pred == -1
+        else:
+            n_err += 1
+            hit_err += pred == label
+        judged = len(r["steps"]) if label == -1 else label + 1
+        if scores is not None:
+            for i in range(min(judged, len(scores))):
+                step_scores.append(scores[i])
+                step_labels.append(i != label)
+        if verdicts is not None:
+            total_steps += len(verdicts)
+            checked += sum(v is not None for v in verdicts)
+            for i, v in enumerate(verdicts[:judged]):
+                if v is False:
+                    flagged += 1
+                    flagged_true_pos += i == label
+        per_item.append({"id": r["id"], "label": label, "pred": pred})
+    acc_err = hit_err / n_err if n_err else None
+    acc_ok = hit_ok / n_ok if n_ok else None
+    out = {"n": len(items), "n_error": n_err, "n_correct": n_ok, "acc_error": acc_err, "acc_correct": acc_ok,
+           "f1": f1(acc_err, acc_ok), "predictions": per_item}
+    if step_scores:
+        out["step_auroc"] = auroc(step_scores, step_labels)
+        out["step_ece"] = ece(step_scores, step_labels)
+        out["n_judged_steps"] = len(step_scores)
+    if verdicts_seen := total_steps:
+        out["checked_step_fraction"] = checked / verdicts_seen
+        # of the (judged) steps sympy called false, how many were the labelled first error
+        out["flag_precision"] = flagged_true_pos / flagged if flagged else None
+    return out

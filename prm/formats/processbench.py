@@ -1,0 +1,50 @@
+"""ProcessBench (`id`, `generator`, `problem`, `steps`, `final_answer_correct`, `label` = index of
+the first wrong step, -1 if none) <-> stepwise records.
+
+Reading: steps before `label` are True, step `label` is False, later steps follow `after_error`:
+"unlabeled" (None, the default: ProcessBench annotates only the first error) or "incorrect" (False).
+Writing: `label` is the record's `first_error` column when present, else computed from the labels
+(an unlabeled step before any incorrect one makes it unknown: an error naming the record).
+"""
+
+from __future__ import annotations
+
+from prm.errors import RecordError
+from prm.formats._common import first_error_of, need, str_list, text_id
+from prm.records import StepwiseRecord
+
+AFTER_ERROR = ("unlabeled", "incorrect")
+
+
+def from_row(row: dict, where: str, after_error: str = "unlabeled") -> list[StepwiseRecord]:
+    if after_error not in AFTER_ERROR:
+        raise ValueError(f"after_error must be one of {AFTER_ERROR}, got {after_error!r}")
+    problem = need(row, "problem", str, where)
+    steps = str_list(row, "steps", where)
+    fe = need(row, "label", int, where)
+    if not -1 <= fe < len(steps):
+        raise RecordError(f"expected -1 or a step index below {len(steps)}, got {fe}", where=where, field="label")
+    after = None if after_error == "unlabeled" else False
+    labels = [True] * len(steps) if fe == -1 else [True] * fe + [False] + [after] * (len(steps) - fe - 1)
+    pid = str(row["id"]) if isinstance(row.get("id"), (str, int)) else text_id(problem)
+    extra = {"problem_id": pid, "sample_id": pid, "domain": "math", "first_error": fe,
+             "judged": [v is not None for v in labels], "source_format": "processbench"}
+    for k in ("generator", "final_answer_correct"):
+        if row.get(k) is not None:
+            extra[k] = row[k]
+    return [StepwiseRecord(prompt=problem, completions=list(steps), labels=labels, extra=extra)]
+
+
+def to_row(rec: StepwiseRecord) -> dict:
+    fe = rec.extra.get("first_error")
+    if fe is None:
+        fe = first_error_of(rec.labels)
+    if fe is None:
+        raise RecordError("the first error is unknown (an unlabeled step comes before any incorrect one)",
+                          field="labels")
+    rid = rec.extra.get("sample_id") or rec.extra.get("problem_id") or text_id(rec.prompt, *rec.completions)
+    row = {"id": str(rid), "problem": rec.prompt, "steps": list(rec.completions), "label": int(fe)}
+    for k in ("generator", "final_answer_correct"):
+        if k in rec.extra:
+            row[k] = rec.extra[k]
+    return row

@@ -1,0 +1,291 @@
+"""The tiny default policy: a small Llama trained on the reference solutions of the embedded tasks.
+
+`ensure_policy("math")` returns a normal HF model directory (transformers and vLLM both load it),
+training it on first use and reusing it afterwards. Prompts for it come from
+`prm.sampler.build_prompt(model_dir, question)` (the plain format: the model has no chat template);
+completions are the reference steps joined by `DEFAULT_SEP[domain]`, then EOS.
+
+How it departs from a real policy, and why:
+- the tokenizer splits every digit into its own token (`TinyConfig.individual_digits`), so a model
+  this small can learn column arithmetic instead of memorizing sums;
+- the loss is on completion tokens only: question tokens are context, learning to write questions
+  would spend the few minutes of training on nothing useful;
+- it trains for a fixed number of steps, not a time budget, so the same key gives the same model
+  on any machine (the time it takes is printed and stored in `policy.json`).
+
+It is deliberately under-trained: the accuracy at temperature 1 on held-out tasks lands in the
+20-70% band the reranking demo needs, and every mistake it makes is its own sampling error.
+
+Cache: `<cache_dir>/<domain>[-quick]-<key>/` where key hashes the training texts, the config and
+`POLICY_VERSION` (bump it when this file's training code changes). A directory is complete when
+its `policy.json` exists; training writes to a temp dir and renames, under a file lock, so two
+processes never train the same policy at once nor see a half-written one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+from prm.errors import UserError
+from prm.steps import DEFAULT_SEP
+
+POLICY_VERSION = "1"
+DOMAINS = ("math", "code")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    domain: str = "math"
+    n_problems: int = 6000        # training problems drawn from the train split's seeded stream
+    vocab_size: int = 512
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4  # head_dim 32: a size vLLM's CPU attention supports
+    num_key_value_heads: int = 2
+    max_position_embeddings: int = 512
+    steps: int = 600
+    batch_size: int = 32
+    lr: float = 4e-3
+    warmup: int = 30
+    weight_decay: float = 0.01
+    threads: int = 2
+    seed: int = 0
+
+
+# Sizes chosen by measurement on 2 CPU cores (see the report in policy.json / `prm policy info`).
+PRESETS = {
+    ("math", False): PolicyConfig(domain="math"),
+    ("math", True): PolicyConfig(domain="math", n_problems=2000, steps=120, num_hidden_layers=2),
+    ("code", False): PolicyConfig(domain="code"),
+    ("code", True): PolicyConfig(domain="code", n_problems=2000, steps=120, num_hidden_layers=2),
+}
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("PRM_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "prm-toolkit"
+
+
+def preset(domain: str, quick: bool = False) -> PolicyConfig:
+    if domain not in DOMAINS:
+        raise UserError(f"unknown policy domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    return PRESETS[(domain, quick)]
+
+
+# ----------------------------------------------------------------------------- data (pure)
+@lru_cache(maxsize=8)  # generating (and, for code, running) thousands of references takes seconds
+def training_pairs(cfg: PolicyConfig) -> tuple[tuple[str, str], ...]:
+    """(question, completion) pairs: the reference solutions of the train stream."""
+    from prm.tasks import training_problems
+
+    sep = DEFAULT_SEP[cfg.domain]
+    pairs = []
+    for p in training_problems(cfg.domain, cfg.n_problems):
+        ref = p.metadata["reference"]
+        # math references are stored joined with the math separator already; code is one program
+        pairs.append((p.question, ref if cfg.domain == "code" else sep.join(p.metadata["steps"])))
+    return tuple(pairs)
+
+
+def cache_key(cfg: PolicyConfig, pairs) -> str:
+    h = hashlib.sha256()
+    h.update(POLICY_VERSION.encode())
+    h.update(json.dumps(asdict(cfg), sort_keys=True).encode())
+    for q, c in pairs:
+        h.update(q.encode() + b"\x00" + c.encode() + b"\x01")
+    return h.hexdigest()[:16]
+
+
+def encode_pairs(tokenizer, pairs) -> list[tuple[list[int], int]]:
+    """Token ids of prompt + completion + EOS and the number of prompt tokens.
+
+    Prompt and completion are tokenized apart and concatenated, which is exactly what sampling
+    sees (the engine tokenizes the prompt alone and generates the rest), so no BPE merge across
+    the boundary can differ between training and use.
+    """
+    from prm.sampler import build_prompt
+
+    out = []
+    for q, c in pairs:
+        p_ids = tokenizer(build_prompt(tokenizer, q), add_special_tokens=False)["input_ids"]
+        c_ids = tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        out.append((p_ids + c_ids, len(p_ids)))
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = True, snapshot_every: int = 0) -> dict:
+    """Train a policy into `out_dir` (created). Returns the report also written to policy.json.
+
+    `snapshot_every=k` also saves the model every k steps under `out_dir/snap-<step>` (for
+    choosing the number of steps; not part of the cache)."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForCausalLM
+
+    from prm.sampler import build_prompt
+    from prm.tiny import TinyConfig, build_tokenizer, llama_config
+
+    t0 = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = training_pairs(cfg)
+    key = cache_key(cfg, pairs)
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        # the tokenizer sees prompts and completions, so the plain prompt's words get merged too
+        texts = [build_prompt(None, q) + c for q, c in pairs]
+        tokenizer = build_tokenizer(texts, cfg.vocab_size, individual_digits=True)
+        tiny = TinyConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size,
+                          intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_hidden_layers,
+                          num_attention_heads=cfg.num_attention_heads,
+                          num_key_value_heads=cfg.num_key_value_heads,
+                          max_position_embeddings=cfg.max_position_embeddings, individual_digits=True,
+                          seed=cfg.seed)
+        torch.manual_seed(cfg.seed)
+        model = AutoModelForCausalLM.from_config(llama_config(tokenizer, tiny))
+        data = encode_pairs(tokenizer, pairs)
+        too_long = max(len(ids) for ids, _ in data)
+        if too_long > cfg.max_position_embeddings:
+            raise UserError(f"a training sequence has {too_long} tokens > max_position_embeddings "
+                            f"{cfg.max_position_embeddings}")
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                betas=(0.9, 0.98))
+        rng = random.Random(cfg.seed)
+        pad = tokenizer.pad_token_id
+        losses = []
+        model.train()
+        bar = tqdm(range(cfg.steps), desc=f"train {cfg.domain} policy", unit="step", disable=not progress)
+        for step in bar:
+            lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (
+                0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            batch = rng.sample(data, min(cfg.batch_size, len(data)))
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            attn = torch.zeros((len(batch), width), dtype=torch.long)
+            for i, (ids, n_prompt) in enumerate(batch):
+                input_ids[i, :len(ids)] = torch.tensor(ids)
+                attn[i, :len(ids)] = 1
+                labels[i, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
+            loss = model(input_ids=input_ids, attention_mask=attn, labels=labels).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+            if snapshot_every and (step + 1) % snapshot_every == 0 and step + 1 < cfg.steps:
+                model.save_pretrained(out / f"snap-{step + 1}")
+                tokenizer.save_pretrained(out / f"snap-{step + 1}")
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
+        model.eval()
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+    finally:
+        torch.set_num_threads(prev_threads)
+    report = {
+        "domain": cfg.domain, "key": key, "policy_version": POLICY_VERSION, "config": asdict(cfg),
+        "n_params": sum(p.numel() for p in model.parameters()), "train_seconds": round(time.time() - t0, 1),
+        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4), "threads": cfg.threads,
+        "torch": torch.__version__, "sep": DEFAULT_SEP[cfg.domain],
+    }
+    (out / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def ensure_policy(domain: str, cache_dir: str | Path | None = None, *, quick: bool = False,
+                  cfg: PolicyConfig | None = None, progress: bool = True) -> Path:
+    """The trained tiny policy for `domain` ("math" | "code"), from the cache or trained now."""
+    cfg = cfg or preset(domain, quick)
+    if cfg.domain != domain:
+        cfg = replace(cfg, domain=domain)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "policy"
+    root.mkdir(parents=True, exist_ok=True)
+    key = cache_key(cfg, training_pairs(cfg))
+    final = root / f"{domain}{'-quick' if quick else ''}-{key}"
+    if (final / "policy.json").exists():
+        return final
+    with open(root / f".{final.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be training this very policy
+        if (final / "policy.json").exists():
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+        try:
+            train_policy(cfg, tmp, progress=progress)
+            if final.exists():  # a directory without policy.json is a crashed run's leftover
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return final
+
+
+def policy_info(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / "policy.json"
+    if not path.exists():
+        raise UserError(f"{model_dir}: not a policy directory (no policy.json)")
+    return json.loads(path.read_text())
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate_policy(model_dir: str | Path, domain: str, *, n_problems: int = 50, n: int = 8,
+                    temperature: float = 1.0, backend: str = "transformers", seed: int = 0,
+                    max_tokens: int = 160, sampler=None) -> dict:
+    """Sample `n` solutions for each of the first `n_problems` held-out test problems and grade them
+    with the verifiers (math: `grade` against the gold answer; code: the unit tests in the sandbox).
+
+    Returns per-sample accuracy, the per-problem solve rates and their histogram, tokens/s, and a
+    few wrong samples (the policy's own mistakes) next to the reference.
+    """
+    from prm.sampler import EngineConfig, SamplingConfig, build_prompt, make_sampler
+    from prm.tasks import load_tasks
+
+    problems = load_tasks(f"{domain}_test")[:n_problems]
+    own = sampler is None
+    sampler = sampler or make_sampler(EngineConfig(model=str(model_dir), backend=backend, seed=seed))
+    try:
+        t0 = time.time()
+        outs = sampler.generate([build_prompt(sampler.tokenizer, p.question) for p in problems],
+                                SamplingConfig(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed))
+        seconds = time.time() - t0
+    finally:
+        if own:
+            sampler.close()
+    if domain == "math":
+        from verifiers.math import grade
+
+        ok = [[grade(c.text, p.answer).correct is True for c in group] for p, group in zip(problems, outs)]
+    else:
+        from verifiers.code import run_many
+
+        jobs = [{"program": c.text, "tests": p.tests, "entry_point": p.entry_point, "setup": p.setup, "timeout": 5.0}
+                for p, group in zip(problems, outs) for c in group]
+        flat = [r.passed for r in run_many(jobs, progress=False)]
+        ok = [flat[i * n:(i + 1) * n] for i in range(len(problems))]
+    rates = [sum(row) / n for row in ok]
+    hist = {f"{k}/{n}": sum(1 for row in ok if sum(row) == k) for k in range(n + 1)}
+    examples = [{"question": p.question, "reference": p.metadata.get("reference"), "text": c.text}
+                for p, group, row in zip(problems, outs, ok) for c, good in zip(group, row) if not good][:10]
+    tokens = sum(c.completion_tokens for group in outs for c in group)
+    return {"domain": domain, "problems": len(problems), "n": n, "temperature": temperature,
+            "backend": sampler.backend, "accuracy": round(sum(rates) / max(1, len(rates)), 4),
+            "solve_rate_histogram": hist, "never_solved": sum(r == 0 for r in rates),
+            "always_solved": sum(r == 1 for r in rates), "tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
+            "examples": examples}

@@ -1,0 +1,104 @@
+"""The report writer and the `prm eval` / `prm search` command lines (no model)."""
+
+import json
+
+import pytest
+
+from prm.cli import main
+from prm.eval.bon import CurveConfig, bon_curves
+from prm.eval.pool import build_pools, parse_sample
+from prm.eval.report import comparisons, reading, render_report, verdict_word, write_outputs
+
+from tests.test_eval_bon import synthetic
+
+
+@pytest.mark.parametrize("lo,hi,word", [(0.01, 0.2, "won"), (-0.2, -0.01, "lost"), (-0.1, 0.1, "no clear difference"),
+                                        (0.0, 0.3, "no clear difference"), (None, 0.1, "not measured")])
+def test_verdict_word(lo, hi, word):
+    assert verdict_word(lo, hi) == word
+
+
+def _domain(prm_informative=True):
+    pools = build_pools([parse_sample(r, f"m:{i}") for i, r in enumerate(synthetic(prm_informative=prm_informative))],
+                        same=lambda a, b: a == b)
+    c = bon_curves(pools, cfg=CurveConfig(repeats=20))
+    return {"stages": {"curves": {"status": "ran", "seconds": 1.0, "detail": ""}},
+            "bon": c.to_dict(), "deltas": comparisons(c)}
+
+
+def test_reading_says_when_the_prm_wins_and_when_it_does_not():
+    win = " ".join(reading("math", _domain(True)))
+    assert "**prm:min** vs **orm**" in win and "prm:min **won**" in win
+    flat = " ".join(reading("math", _domain(False)))
+    assert "prm:min **won**" not in flat.split("vs **random**")[0] or "no clear difference" in flat
+
+
+def test_report_warns_loudly_about_missing_stages(tmp_path):
+    d = _domain()
+    d["stages"]["train PRM"] = {"status": "missing", "seconds": 0.0, "detail": "ImportError: no prm.train"}
+    results = {"command": "prm demo", "created": "now", "domains": {"math": d, "code": {
+        "stages": {"tasks": {"status": "failed", "seconds": 0.1, "detail": "boom"}}}}}
+    paths = write_outputs(tmp_path, results, {"backend": "transformers"})
+    text = paths["report"].read_text()
+    assert "not every stage ran" in text and "math/train PRM" in text and "code/tasks" in text
+    assert "**MISSING**" in text and "**FAILED**" in text
+    assert "code: no best-of-N result" in text
+    saved = json.loads(paths["results"].read_text())
+    assert saved["schema_version"] == 1 and "prm:min" in saved["domains"]["math"]["bon"]["methods"]
+    assert json.loads(paths["manifest"].read_text())["backend"] == "transformers"
+
+
+def test_eval_bon_cli(tmp_path, capsys):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r) + "\n" for r in synthetic(n_problems=6, n=4)))
+    out = tmp_path / "out"
+    assert main(["eval", "bon", "--pool", str(pool), "--out", str(out), "--repeats", "5"]) == 0
+    assert (out / "report.md").exists() and (out / "bon.png").stat().st_size > 1000
+    res = json.loads((out / "results.json").read_text())
+    assert res["domains"]["math"]["bon"]["ns"] == [1, 2, 4]
+    assert "prm:min" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--ns", "1,16"], "exceeds the smallest pool"),
+    (["--ns", "a,b"], "--ns"),
+    (["--aggregations", "max"], "unknown 'max'"),
+    (["--methods", "nope:min"], "needs scores"),
+])
+def test_eval_bon_cli_bad_flags(tmp_path, capsys, extra, msg):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r) + "\n" for r in synthetic(n_problems=2, n=4)))
+    assert main(["eval", "bon", "--pool", str(pool), "--out", str(tmp_path / "o"), "--repeats", "2", *extra]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_eval_bon_cli_bad_pool_line(tmp_path, capsys):
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(json.dumps({"problem_id": "p", "correct": True, "scores": {"a": 1}}) + "\n{not json\n")
+    assert main(["eval", "bon", "--pool", str(pool), "--out", str(tmp_path / "o")]) == 2
+    assert f"{pool}:2" in capsys.readouterr().err
+
+
+def test_eval_processbench_cli_with_sympy(tmp_path, capsys):
+    data = tmp_path / "pb.json"
+    data.write_text(json.dumps([{"id": "1", "problem": "q", "steps": ["2 + 2 = 5", "so 5"], "label": 0},
+                                {"id": "2", "problem": "q", "steps": ["2 + 2 = 4", "so 4"], "label": -1}]))
+    assert main(["eval", "processbench", "--data", str(data), "--scorer", "sympy", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "F1 100.0%" in out
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["processbench"]["pb"]["f1"] == 1.0
+
+
+def test_eval_processbench_cli_missing_model(tmp_path, capsys):
+    data = tmp_path / "pb.json"
+    data.write_text(json.dumps([{"problem": "q", "steps": ["a"], "label": -1}]))
+    assert main(["eval", "processbench", "--data", str(data), "--scorer", str(tmp_path / "nope")]) == 2
+    assert "no such model directory" in capsys.readouterr().err
+
+
+def test_search_cli_refuses_missing_scorer(tmp_path, capsys):
+    probs = tmp_path / "p.jsonl"
+    probs.write_text(json.dumps({"id": "1", "domain": "math", "question": "q", "answer": "1"}) + "\n")
+    rc = main(["search", "--method", "beam", "--problems", str(probs), "--policy", str(tmp_path),
+               "--scorer", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl")])
+    assert rc == 2 and "no such model directory" in capsys.readouterr().err

@@ -1,0 +1,22 @@
+"""Math verifier: answer extraction, answer equivalence and step checking.
+
+    from verifiers.math import Verdict, extract_answer, verify, grade, check_steps, VERSION
+
+- `extract_answer(text)` -> the final answer string (boxed, `####`, "The answer is", last number);
+- `verify(gold, pred)` -> `Verdict(correct, reason)`: exact arithmetic in-process for numbers,
+  sympy (via latex2sympy2_extended) in a killable worker process for everything else;
+- `grade(response, gold)` -> extract, then verify;
+- `check_steps(steps)` -> one Verdict per step: do the equalities it asserts hold?
+
+Nothing here raises on model output or hangs: a verdict of `None` means "can't tell", with a reason.
+`VERSION` goes into provenance records; bump it whenever a verdict can change.
+"""
+
+from verifiers.math.extract import extract_answer
+from verifiers.math.grader import grade, verify
+from verifiers.math.steps import check_steps
+from verifiers.math.verdict import Verdict
+
+VERSION = "math-verifier/0.1.0"
+
+__all__ = ["Verdict", "extract_answer", "verify", "grade", "check_steps", "VERSION"]

@@ -1,0 +1,219 @@
+"""`extract_answer`: the final answer of a model response, as a string (or None).
+
+The markers, and which one wins when several appear: the one that starts LAST in the text, among
+
+1. the last `\\boxed{...}` / `\\fbox{...}` (nested braces; `\\boxed 5` too),
+2. GSM8K's `#### N`,
+3. "The (final) answer is ...", "Answer: ..." (to the end of the sentence or line),
+
+and, when none is present (`last_number_fallback=True`, the default), the last LaTeX math span
+(`$...$`, `\\(...\\)`, `\\[...\\]`; `$10 + $5` currency is skipped) or the last number if it comes
+after that span; a short bare-LaTeX text (`\\frac{10}{9}`) is taken whole. Turn the fallback off for
+strict grading, where a response with no marked answer should count as wrong.
+
+A marker followed by a sentence ("Final Answer: The largest $n$ is 34.") yields the math or number
+inside the sentence; boxes side by side (`\\boxed{1}, \\boxed{2}`) are joined into one list.
+
+All scanning is linear-time string work (no backtracking regex over the whole text), so a 1 MB
+response is fine. The result is not normalized; `verify` does that.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
+_HASH_RE = re.compile(r"####\s*([^\n]*)")
+# "Answer:" counts only at the start of a line (optionally bold): "We may check our answer: ..." is
+# not a final answer.
+_PHRASE_RE = re.compile(
+    r"(?:\bthe\s+(?:final\s+)?answer\s+is|\bfinal\s+answer\s*(?:is)?\s*:|(?:^|\n)[ \t#*]*answer[ \t*]*:)[ \t*]*:?\s*",
+    re.IGNORECASE,
+)
+_NUMBER_RE = re.compile(
+    r"(?<![A-Za-z\d.])-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?%?(?!\d)"
+    r"|(?<![\w.])-?\.\d+(?![A-Za-z\d])"
+)
+_NUMBER_THEN_WORDS_RE = re.compile(r"^(-?\$?\s?\d[\d,]*(?:\.\d+)?%?)\s+([A-Za-z][A-Za-z\s-]*)$")
+_SENTENCE_END_RE = re.compile(r"\.(?:\s|$)|\n")
+
+
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Position of each `{` -> its matching `}`, in one linear pass (unmatched ones are absent)."""
+    pairs, stack = {}, []
+    for i, c in enumerate(text):
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i
+    return pairs
+
+
+def _box_just_before(text: str, pos: int, pairs: dict[int, int]) -> tuple[int, str] | None:
+    """A complete box ending right before `pos` (only spaces, commas, `$` or "and" between)."""
+    gap = re.search(r"\}[\s,$]*(?:and|\\text\{\s*and\s*\})?[\s,$]*$", text[max(0, pos - 40):pos])
+    if gap is None:
+        return None
+    close = pos - len(gap.group())
+    opens = [o for o in (text.rfind("\\boxed{", 0, close), text.rfind("\\fbox{", 0, close)) if o >= 0]
+    if not opens:
+        return None
+    o = max(opens)
+    brace = text.index("{", o)
+    if pairs.get(brace) != close:
+        return None
+    return o, text[brace + 1:close].strip()
+
+
+def _last_boxed(text: str) -> tuple[int, str] | None:
+    """Start position and content of the last complete boxed answer (linear time)."""
+    pairs = None
+    # Two cursors, each moved only when consumed: repeated rfind over the whole prefix would be
+    # quadratic on `\boxed{\boxed{...` spam.
+    nb, nf = text.rfind("\\boxed"), text.rfind("\\fbox")
+    while True:
+        pos = max(nb, nf)
+        if pos < 0:
+            return None
+        if pos == nb:
+            nb = text.rfind("\\boxed", 0, pos)
+        else:
+            nf = text.rfind("\\fbox", 0, pos)
+        m = _BOX_RE.match(text, pos)
+        if m is None:
+            continue
+        rest = m.end()
+        while rest < len(text) and text[rest] == " ":
+            rest += 1
+        if rest < len(text) and text[rest] == "{":
+            if pairs is None:
+                pairs = _brace_pairs(text)
+            end = pairs.get(rest)
+            if end is None:
+                continue  # truncated box: look for an earlier complete one
+            content = text[rest + 1:end].strip()
+            start = m.start()
+            # `\boxed{1}\boxed{2}` / `\boxed{1}, \boxed{2}`: boxes side by side are one answer list.
+            while (prev := _box_just_before(text, start, pairs)) is not None:
+                start, content = prev[0], prev[1] + ", " + content
+            return start, content
+        tok = re.match(r"[^\s$]+", text[rest:rest + 100])  # `\boxed 5`: the next token
+        if tok:
+            return m.start(), tok.group()
+
+
+def _last_phrase(text: str) -> tuple[int, str] | None:
+    last = None
+    for m in _PHRASE_RE.finditer(text):
+        last = m
+    if last is None:
+        return None
+    tail = text[last.end(): last.end() + 1000]
+    tail = tail.replace("**", "")
+    # Sentence end: a period followed by space or end, or a newline. `$...$` may hold periods.
+    end = len(tail)
+    in_math = False
+    for i, c in enumerate(tail):
+        if c == "$":
+            in_math = not in_math
+        elif not in_math and (c == "\n" or (c == "." and (i + 1 == len(tail) or tail[i + 1].isspace()))):
+            end = i
+            break
+    answer = tail[:end].strip().rstrip(".,;:").strip()
+    if not answer:
+        return None
+    m = _NUMBER_THEN_WORDS_RE.match(answer)
+    if m and not re.search(r"\b(?:and|or|to|over|times|plus|minus|divided)\b", m.group(2)):
+        answer = m.group(1)  # "36 pens" -> "36"
+    elif _wordy(answer):
+        # "Final Answer: The largest $n$ is 34." -> the math or number inside the sentence
+        answer = _last_math_or_number(answer) or answer
+    return last.start(), answer
+
+
+def _wordy(s: str) -> bool:
+    """Two or more plain words (outside LaTeX commands and `\\text{}`): a sentence, not an answer."""
+    s = re.sub(r"\\text\w*\{[^{}]*\}|\\[A-Za-z]+|\$[^$]*\$", " ", s)
+    words = [w for w in re.findall(r"[A-Za-z]{2,}", s) if w.lower() not in ("and", "or")]
+    return len(words) >= 2
+
+
+# Bounded spans (600 chars, last 8,000 characters) keep the scan linear on unclosed `\\[ \\[ \\[ ...` spam.
+_MATH_SPAN_RE = re.compile(
+    r"\$\$(.{1,600}?)\$\$|\\\[(.{1,600}?)\\\]|\\\((.{1,600}?)\\\)|\$([^$\n]{1,600}?)\$", re.DOTALL
+)
+_BAD_SPAN_RE = re.compile(r"^\s*$|[=+*/^\\,]\s*$|^\s*[=+*/^,]")
+
+
+def _last_math(text: str) -> tuple[int, int, str] | None:
+    """(start, end, content) of the last LaTeX math span that could be an answer."""
+    last = None
+    for m in _MATH_SPAN_RE.finditer(text[-8_000:]):
+        content = next(g for g in m.groups() if g is not None).strip().rstrip(".,;").strip()
+        if _BAD_SPAN_RE.search(content) or len(content) > 1000:
+            continue  # `$10 + $5`: currency, not math
+        last = (m.start(), m.end(), content)
+    if last is None:
+        return None
+    offset = max(0, len(text) - 8_000)
+    return last[0] + offset, last[1] + offset, last[2]
+
+
+def _last_math_or_number(text: str) -> str | None:
+    """The last math span, unless a number comes after it (then that number)."""
+    math_span = _last_math(text)
+    num = _last_number_match(text)
+    if math_span is None:
+        if len(text) <= 300 and "\\" in text and not _wordy(text):
+            return text.strip()  # bare LaTeX with no delimiters: `\\frac{10}{9}`
+        return _number_text(num) if num else None
+    if num is not None and num[0] >= math_span[1]:
+        return _number_text(num)
+    return math_span[2]
+
+
+def _last_hash(text: str) -> tuple[int, str] | None:
+    pos = text.rfind("####")
+    if pos < 0:
+        return None
+    m = _HASH_RE.match(text, pos)
+    answer = m.group(1).strip() if m else ""
+    return (pos, answer) if answer else None
+
+
+def _last_number_match(text: str) -> tuple[int, str] | None:
+    offset = max(0, len(text) - 5000)
+    last = None
+    for m in _NUMBER_RE.finditer(text[offset:]):
+        last = m
+    return (last.start() + offset, last.group()) if last else None
+
+
+def _number_text(match: tuple[int, str]) -> str | None:
+    return match[1].replace("$", "").replace(" ", "").rstrip(",") or None
+
+
+def last_number(text: str) -> str | None:
+    """The last number-looking token (`1,234`, `-3.5`, `3/4`, `$12`, `50%`), else None."""
+    m = _last_number_match(text)
+    return _number_text(m) if m else None
+
+
+def extract_answer(text: str, *, last_number_fallback: bool = True) -> str | None:
+    """The final answer of a response (see the module docstring), or None when there is none.
+
+    >>> extract_answer("so 3 * 12 = 36 pens. The answer is 36.")
+    '36'
+    >>> extract_answer(r"Thus $x = \\boxed{\\frac{1}{2}}$.")
+    '\\\\frac{1}{2}'
+    >>> extract_answer("Janet has 16 - 3 = 13 eggs.\\n#### 13")
+    '13'
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    candidates = [c for c in (_last_boxed(text), _last_hash(text), _last_phrase(text)) if c]
+    if candidates:
+        return max(candidates, key=lambda c: c[0])[1]
+    # Fallback: the last LaTeX math span (`$x \\geq 5$`, `\\( (7, 6) \\)`) or, after it, the last number.
+    return _last_math_or_number(text) if last_number_fallback else None

@@ -1,0 +1,238 @@
+"""`verify(gold, pred)` and `grade(response, gold)`: is an answer right?
+
+The ladder, cheapest first (each rung either decides or passes on):
+
+1. cache (`functools.lru_cache` on the strings and the timeout);
+2. clean both strings (`normalize.clean`) and compare them as text;
+3. structure: `normalize.split_answers` reads sets, tuples, intervals and answer lists; shapes are
+   compared before values (see the asymmetry rules below);
+4. exact arithmetic on each element in-process (`arith.evaluate`, Fractions): plain numbers,
+   fractions, mixed numbers, percents, scientific notation; decides most GSM8K/MATH answers with no
+   sympy and no subprocess;
+5. otherwise the same ladder runs in a sympy worker with a hard timeout (`symbolic.py` documents
+   the symbolic rungs); a timeout or a crash gives `correct=None`.
+
+Decisions (the issue asks to decide and document):
+
+- Percent: `50\\%` can be read as 50 or as 0.5; a plain number only as itself. Two answers are equal
+  when any reading of one equals any reading of the other: `50\\%` ~ `50` ~ `0.5`... but `50` and
+  `0.5` (no percent sign anywhere) differ.
+- Decimals: a gold written with d decimals accepts a prediction that rounds to it (`0.33` ~
+  `\\frac{1}{3}`); a prediction written with decimals must be within relative 1e-6 of an exact
+  gold (`1.414214` ~ `\\sqrt{2}`, `1.41` is not). Exact values compare exactly (or to 1e-12
+  relative after evaluation with 30 digits).
+- Degrees, units, currency and `\\text{...}` after a number are ignored; text answers compare case-
+  and space-insensitively (`\\text{(B)}` ~ `B`).
+- `x = 3` ~ `3` (a single-variable assignment is reduced to its value, on either side).
+- `1,000` is one thousand; `1, 000` (with a space) is a list.
+
+Asymmetry (so that a model cannot game it): the GOLD fixes the shape.
+- A prediction listing several candidates is wrong when the gold has one answer, even if one of the
+  candidates is right (`3, 4` vs gold `3` -> False); a prediction with fewer or more elements than a
+  gold list is wrong; `\\pm` counts as two answers on either side.
+- A gold decimal accepts rounding by the prediction, not the other way round (see above).
+- A gold interval/tuple is ordered, and its brackets (open/closed ends) must match; a gold set or
+  bare list is unordered and matched as a multiset.
+- An unparseable gold gives None ("can't tell"); an unparseable prediction that does not match the
+  gold's text is False.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Callable
+
+from verifiers.math.arith import NotArithmetic, TooComplex, decimals, evaluate, evaluate_tokens, rounds_to, tokenize
+from verifiers.math.extract import extract_answer
+from verifiers.math.normalize import Clean, clean, split_answers, text_key
+from verifiers.math.verdict import Verdict
+
+ElementEq = Callable[[str, str, bool, bool], "tuple[bool | None, str]"]
+
+REL_TOL = 1e-6  # for a decimal prediction of an irrational or non-terminating gold
+MAX_SYMBOLIC_CHARS = 2000  # longer answers are not handed to sympy
+_POWER_TOWER_RE = re.compile(r"\d+(?:\.\d+)?(?:\s*[)}]*\s*(?:\^|\*\*)\s*[{(]*\s*-?\d+(?:\.\d+)?)+")
+_HUGE_NUMBER_RE = re.compile(r"\d{400}")
+_HUGE_FACTORIAL_RE = re.compile(r"\d{4,}\s*\)?\s*!|factorial")
+_CLOCK_RE = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?$", re.IGNORECASE)
+_WORDS_ONLY_RE = re.compile(r"^[A-Za-z][A-Za-z\s'.-]*$")
+
+
+def _expand_pm(s: str) -> list[str] | None:
+    """`1 \\pm \\sqrt{2}` -> [`1 + \\sqrt{2}`, `1 - \\sqrt{2}`] (one `\\pm` only), else None."""
+    for pm in ("\\pm", "\\mp"):
+        if s.count(pm) == 1 and "\\pm" not in s.replace(pm, "", 1) and "\\mp" not in s.replace(pm, "", 1):
+            plus, minus = ("+", "-") if pm == "\\pm" else ("-", "+")
+            return [s.replace(pm, plus), s.replace(pm, minus)]
+    return None
+
+
+def _structure(c: Clean) -> tuple[str, list[str]]:
+    kind, parts = split_answers(c.text)
+    if kind == "single" and (pm := _expand_pm(parts[0])):
+        return "list", pm
+    return kind, parts
+
+
+def fast_element(g: str, p: str, g_pct: bool, p_pct: bool) -> tuple[bool | None, str]:
+    """Exact in-process comparison of two answer elements; None when it cannot decide."""
+    if g == p and g_pct == p_pct:
+        return True, "identical"
+    if _CLOCK_RE.match(g) or _CLOCK_RE.match(p):
+        return (g.replace(" ", "") == p.replace(" ", "")), "clock times compared as written"
+    gv, pv = evaluate(g), evaluate(p)
+    if gv is None or pv is None:
+        if _WORDS_ONLY_RE.match(g) and _WORDS_ONLY_RE.match(p) and "\\" not in g + p:
+            same = text_key(g) == text_key(p)
+            return same, "same text" if same else "different text"
+        if text_key(g) == text_key(p) and text_key(g):
+            return True, "same text"
+        return None, "not plain arithmetic"
+    gold_readings = [gv] + ([gv / 100] if g_pct else [])
+    pred_readings = [pv] + ([pv / 100] if p_pct else [])
+    if any(a == b for a in gold_readings for b in pred_readings):
+        return True, "equal numbers" if not (g_pct or p_pct) else "equal numbers (percent read as written or /100)"
+    if "." in p and not _terminates(gv) and abs(gv - pv) <= REL_TOL * max(abs(gv), abs(pv)):
+        # A decimal for a non-terminating exact value (1/3 vs 0.3333333): relative tolerance.
+        return True, f"equal within relative {REL_TOL:g}"
+    d = decimals(g.replace(",", "").strip().lstrip("-"))
+    if d is not None and any(rounds_to(b, gv, d) for b in pred_readings):
+        return True, f"prediction rounds to the gold's {d} decimals"
+    return False, f"different numbers ({_short(g)} vs {_short(p)})"
+
+
+def _terminates(value) -> bool:
+    """Has `value` a finite decimal expansion (denominator 2^a 5^b)?"""
+    d = value.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+def _short(s: str, n: int = 40) -> str:
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def ladder(g: Clean, p: Clean, element: ElementEq) -> tuple[bool | None, str]:
+    """Compare two cleaned answers by shape, then element by element with `element`."""
+    gk, gparts = _structure(g)
+    pk, pparts = _structure(p)
+    if len(gparts) == 1 and len(pparts) == 1:
+        return element(gparts[0], pparts[0], g.percent, p.percent)
+    if len(gparts) == 1:
+        if gk == "single" and pk in ("list", "set"):
+            return False, f"prediction lists {len(pparts)} answers; gold has one"
+        return element(g.text, p.text, g.percent, p.percent)  # e.g. an interval vs a tuple: sympy
+    if len(pparts) == 1:
+        if pk == "single" and gk in ("list", "set"):
+            return False, f"gold has {len(gparts)} answers; prediction has one"
+        return element(g.text, p.text, g.percent, p.percent)
+    if len(gparts) != len(pparts):
+        return False, f"gold has {len(gparts)} elements, prediction {len(pparts)}"
+    ordered = {gk, pk} & {"tuple", "interval"}
+    if ordered:
+        if gk in ("tuple", "interval") and pk in ("tuple", "interval"):
+            if (g.text[0], g.text[-1]) != (p.text[0], p.text[-1]):
+                return False, "different brackets (open/closed ends or tuple vs interval)"
+        elif "set" in (gk, pk):
+            return False, "a set is not a tuple"
+        results = [element(a, b, False, False) for a, b in zip(gparts, pparts)]
+        if any(r[0] is False for r in results):
+            bad = next(i for i, r in enumerate(results) if r[0] is False)
+            return False, f"element {bad + 1} differs: {results[bad][1]}"
+        if any(r[0] is None for r in results):
+            return None, next(r[1] for r in results if r[0] is None)
+        return True, f"all {len(results)} elements equal in order"
+    # Unordered: a multiset matching, gold element by gold element.
+    remaining = list(pparts)
+    unknown = None
+    for a in gparts:
+        for j, b in enumerate(remaining):
+            r = element(a, b, False, False)
+            if r[0] is True:
+                remaining.pop(j)
+                break
+            if r[0] is None:
+                unknown = r[1]
+        else:
+            if unknown:
+                return None, unknown
+            return False, f"gold element {_short(a)} not in the prediction"
+    return True, f"all {len(gparts)} elements matched (unordered)"
+
+
+def _hostile(s: str) -> str | None:
+    if len(s) > MAX_SYMBOLIC_CHARS:
+        return "answer too long for symbolic comparison"
+    for m in _POWER_TOWER_RE.finditer(s):
+        try:  # a numeric power (tower) whose exact value would be astronomically large
+            evaluate_tokens(tokenize(re.sub(r"[{}()]", "", m.group())))
+        except TooComplex:
+            return "power too large to evaluate (would not finish)"
+        except (NotArithmetic, ValueError, ZeroDivisionError, RecursionError):
+            pass
+    if _HUGE_NUMBER_RE.search(s):
+        return "number with hundreds of digits refused"
+    if _HUGE_FACTORIAL_RE.search(s):
+        return "huge factorial refused"
+    return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _verify_cached(gold: str, pred: str, timeout: float) -> Verdict:
+    g, p = clean(gold), clean(pred)
+    if not g.text:
+        return Verdict(None, "empty gold answer")
+    if not p.text:
+        return Verdict(False, "empty prediction")
+    if g.text == p.text and g.percent == p.percent:
+        return Verdict(True, "identical after normalization")
+    correct, reason = ladder(g, p, fast_element)
+    if correct is not None:
+        return Verdict(correct, reason)
+    for s, who in ((g.text, "gold"), (p.text, "prediction")):
+        if (why := _hostile(s)) is not None:
+            return Verdict(None, f"{who}: {why}")
+    from verifiers.math.timeout import run_bounded  # lazy: plain numbers never need it
+
+    status, result = run_bounded("verify", [g.text, g.percent, p.text, p.percent], timeout)
+    if status == "ok":
+        return Verdict(result[0], result[1])
+    if status == "timeout":
+        return Verdict(None, f"timed out after {timeout:g} s")
+    return Verdict(None, f"sympy failed: {result}")
+
+
+def verify(gold: str, pred: str, *, timeout: float = 1.0) -> Verdict:
+    """Are the answer strings `gold` and `pred` equivalent? Never raises, returns within ~`timeout`
+    seconds (plus a one-off worker start), caches repeated pairs. See the module docstring for the
+    rules and for how gold and prediction are treated differently."""
+    if not isinstance(gold, str) or not isinstance(pred, str):
+        if pred is None:
+            return Verdict(False, "no prediction")
+        return Verdict(None, f"expected strings, got {type(gold).__name__} and {type(pred).__name__}")
+    if len(gold) > 10_000 or len(pred) > 10_000:
+        g, p = gold.strip(), pred.strip()
+        if g == p:
+            return Verdict(True, "identical")
+        return Verdict(None, "answer longer than 10,000 characters")
+    try:
+        return _verify_cached(gold, pred, float(timeout))
+    except Exception as err:  # a bug here must not take down a labeling run
+        return Verdict(None, f"internal error: {type(err).__name__}")
+
+
+def grade(response: str, gold: str, *, timeout: float = 1.0, last_number_fallback: bool = True) -> Verdict:
+    """Extract the final answer of `response` (see `extract_answer`) and verify it against `gold`."""
+    if not isinstance(response, str):
+        return Verdict(False, "no response")
+    pred = extract_answer(response, last_number_fallback=last_number_fallback)
+    if pred is None:
+        return Verdict(False, "no answer found in the response")
+    return verify(gold, pred, timeout=timeout)
+
+
+def cache_clear() -> None:
+    _verify_cached.cache_clear()

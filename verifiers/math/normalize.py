@@ -1,0 +1,242 @@
+"""String-level clean-up of an answer before it is compared, and the cheap structural reading.
+
+Everything here is pure, linear-time string work (no sympy), applied identically to gold and
+prediction. Choices (documented in `grader.verify` too):
+
+- LaTeX spelling: `\\dfrac`/`\\tfrac` -> `\\frac`, `\\left(`/`\\right)` -> `(`/`)`, spacing commands,
+  `\\displaystyle`, `$`, `\\(`/`\\)`, a wrapping `\\boxed{}` and a trailing period are dropped.
+- Unicode: minus signs, `×`, `÷`, `√`, `π`, `∞`, `≤`, `≥`, `≠`, `∪` become their LaTeX spelling.
+- Degrees (`^\\circ`, `°`, `\\degree`) are dropped: `30^\\circ` equals `30`.
+- Units: `\\text{...}`/`\\mbox{...}` after a number and trailing unit words (`cm`, `dollars`,
+  `square units`) are dropped; so is a leading currency sign.
+- Percent: a trailing `%`/`\\%`/`percent` is removed and remembered (`Clean.percent`); the grader
+  decides what it means.
+- Scientific notation `1.5e3` / `1.5E+3` is rewritten as `1.5\\times10^{3}`.
+- A leading single-variable assignment `x = 3` / `k=3` is reduced to its value (both sides); a
+  chain `x = 5+5+1 = 11` to its last member; `a = b \\approx c` to `b`, `x \\approx c` to `c`.
+- `\\varnothing`, `\\{\\}`, `∅` are `\\emptyset`; a whole answer "six" is `6` (zero to twenty).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UNICODE = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-",
+    "×": r"\times ", "÷": r"\div ", "·": r"\cdot ", "√": r"\sqrt", "π": r"\pi ", "∞": r"\infty ",
+    "≤": r"\le ", "≥": r"\ge ", "≠": r"\ne ", "∪": r"\cup ", "∩": r"\cap ", "±": r"\pm ",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "，": ",",
+}
+_UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+
+_SPACING_RE = re.compile(r"(?<!\\)\\[,;: ]|\\quad|\\qquad|\\displaystyle|\\textstyle|~")
+_DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\^\{\\text\{o\}\}")
+_LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)\s*(?=[()\[\]|.]|\\[{}|])")
+_FRAC_RE = re.compile(r"\\[dtc]frac")
+_SCI_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
+_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}")
+_ASSIGN_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[a-zA-Z]+|[A-Za-z]_\{?\w+\}?)\s*=\s*(?![=<>])")
+_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\percent|\s+percent|\s+per\s*cent)\s*$")
+_CURRENCY_RE = re.compile(r"^\s*(?:\\\$|\$|USD|US\$|€|£|\\euro|\\pounds)\s*")
+
+# Words that may follow a numeric answer and mean nothing for its value (compared lower-cased).
+_UNIT_WORD = (
+    r"(?:square|sq|cubic|cu)?\s*(?:units?|cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|"
+    r"inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mi|mph|kmh|km/h|m/s|"
+    r"seconds?|secs?|s|minutes?|mins?|hours?|hrs?|h|days?|weeks?|months?|years?|yrs?|"
+    r"grams?|g|kg|kilograms?|mg|pounds?|lbs?|ounces?|oz|tons?|liters?|litres?|l|ml|gallons?|gal|"
+    r"dollars?|cents?|euros?|degrees?|deg|radians?|rad|points?|people|persons?|students?|times|ways|"
+    r"apples?|cookies|pages?|boxes|items?|pieces?|marbles|balls|books|cars|dogs|cats|eggs|pens|pencils)"
+)
+_TRAILING_UNIT_RE = re.compile(r"(?<=[\d}.)])\s*(?:\\text\{\s*" + _UNIT_WORD + r"\s*\}|" + _UNIT_WORD
+                               + r")(?:\s*\^\s*\{?[23]\}?|\s*²|\s*³)?\s*$", re.IGNORECASE)
+_TRAILING_TEXT_RE = re.compile(r"(?<=[\d}.)])\s*\\(?:text\w*|mbox|mathrm)\s*\{[^{}]*\}(?:\s*\^\s*\{?[23]\}?)?\s*$")
+
+
+@dataclass(frozen=True)
+class Clean:
+    """A cleaned answer: `text` is LaTeX-ish, `percent` says a trailing percent sign was removed."""
+
+    text: str
+    percent: bool = False
+
+
+def strip_wrapper(s: str, command: str) -> str:
+    """`\\boxed{X}` -> `X` when the whole string is one such command."""
+    s = s.strip()
+    prefix = "\\" + command
+    if not s.startswith(prefix):
+        return s
+    rest = s[len(prefix):].lstrip()
+    if not rest.startswith("{"):
+        return s
+    end = matching_brace(rest, 0)
+    if end == len(rest) - 1:
+        return rest[1:end].strip()
+    return s
+
+
+def matching_brace(s: str, start: int) -> int:
+    """Index of the `}` matching the `{` at `start`, or -1 (linear, no recursion)."""
+    depth = 0
+    for i in range(start, len(s)):
+        c = s[i]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def clean(answer: str) -> Clean:
+    """Canonical spelling of one answer string (see the module docstring for every rule)."""
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], answer)
+    s = s.strip()
+    for _ in range(3):  # $\boxed{...}$., \(...\), nested wrappers
+        before = s
+        s = s.strip().rstrip(".").strip()
+        if s.startswith("$") and s.endswith("$") and len(s) > 1:
+            s = s.strip("$")
+        for open_, close in (("\\(", "\\)"), ("\\[", "\\]")):
+            if s.startswith(open_) and s.endswith(close):
+                s = s[2:-2]
+        s = strip_wrapper(s, "boxed")
+        s = strip_wrapper(s, "fbox")
+        if s == before:
+            break
+    s = s.replace("\\$", "").replace("$", "")
+    s = _CURRENCY_RE.sub("", s)
+    s = _FRAC_RE.sub(r"\\frac", s)
+    s = _LEFT_RIGHT_RE.sub("", s)
+    s = _DEGREE_RE.sub("", s)
+    s = s.replace("{,}", ",")
+    s = re.sub(r"(?<=\d)\\,(?=\d{3}(?!\d))", ",", s)  # 1\,000
+    s = re.sub(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))", ",", s)  # 16,\!386 and 11,\! 111
+    s = s.replace("\\!", "")
+    s = _SPACING_RE.sub(" ", s)
+    s = _SCI_RE.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", s)
+    percent = False
+    m = _PERCENT_RE.search(s)
+    if m and m.start() > 0:
+        percent, s = True, s[: m.start()]
+    for _ in range(2):
+        s = _TRAILING_TEXT_RE.sub("", s)
+        s = _TRAILING_UNIT_RE.sub("", s)
+    if not percent and (m := _PERCENT_RE.search(s)) and m.start() > 0:
+        percent, s = True, s[: m.start()]
+    s = _CURRENCY_RE.sub("", s)
+    if s.startswith("{") and matching_brace(s, 0) == len(s) - 1:
+        s = s[1:-1].strip()  # plain TeX grouping braces, not a set (a set is `\\{...\\}`)
+    s = _last_of_chain(s)
+    a = _ASSIGN_RE.match(s)
+    # `x = 3` -> `3`; but `y = 2x + 3` stays an equation (the grader compares equations as such).
+    if a and "=" not in s[a.end():] and not re.search(r"[<>]|\\[lg]e", s[a.end():]) \
+            and not re.search(r"(?<![\\A-Za-z])[A-Za-z]", s[a.end():]):
+        s = s[a.end():]
+    s = re.sub(r"\s+", " ", s).strip()
+    s = _EMPTY_SET_RE.sub(r"\\emptyset", s)
+    if s.lower() in _NUMBER_WORDS:
+        s = _NUMBER_WORDS[s.lower()]
+    if not re.search(r"(?:\.\.\.|\\[lc]?dots)\s*$", s):  # keep an ellipsis: `1, 2, 3, ...`
+        s = s.rstrip(".,;").strip()
+    return Clean(s, percent)
+
+
+_EMPTY_SET_RE = re.compile(r"\\varnothing|\\O\b|∅|\\\{\s*\\\}|^\{\s*\}$")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_TOP_EQ_RE = re.compile(r"(?<![<>!\\])=(?!=)")
+
+
+def _last_of_chain(s: str) -> str:
+    """`x = 5+5+1 = 7 = 11` -> `11`; `x = 1/3 \\approx 0.33` -> `1/3`; `x \\approx 11` -> `11`."""
+    if "\\approx" in s:
+        before, _, after = s.partition("\\approx")
+        s = before if "=" in before else after
+    if "," in s or ";" in s or "\\begin" in s:
+        return s.strip()  # `x=1, y=2` and matrices are not chains
+    parts = _TOP_EQ_RE.split(s)
+    if len(parts) > 2:
+        return parts[0].strip() + " = " + parts[-1].strip() if len(parts[0].strip()) <= 2 else parts[-1].strip()
+    return s.strip()
+
+
+def text_key(s: str) -> str:
+    """A key for comparing text answers: `\\text{(B) Devon}` and `b) devon` differ, `(B)` and `B` match."""
+    prev = None
+    while prev != s:
+        prev, s = s, _TEXT_CMD_RE.sub(r"\1", s)
+    s = s.lower().replace("\\", "")
+    s = re.sub(r"[\s{}]+", "", s)
+    if re.fullmatch(r"\(?[a-e]\)?\.?", s):  # multiple choice: (B), B), b.
+        s = s.strip("().")
+    return s
+
+
+def split_top_level(s: str, seps: str = ",;") -> list[str]:
+    """Split on separators that are not inside (), [], {} (linear; unbalanced input is one part)."""
+    parts, depth, cur = [], 0, []
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
+            cur.append(s[i:i + 2])
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        if c in seps and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return [p.strip() for p in parts]
+
+
+_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_AND_OR_RE = re.compile(r"\s*(?:,\s*)?(?:\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)\s*")
+
+
+def split_answers(s: str) -> tuple[str, list[str]]:
+    """Read the outer structure: ("set"|"tuple"|"interval"|"list"|"single", parts).
+
+    `\\{1,2\\}` is a set, `(1,2)` a tuple (an open interval reads the same way), `[1,2)` an
+    interval, `1, 2` and `1 and 2` an unordered list, `1,000` a single number.
+    """
+    s = s.strip()
+    if _THOUSANDS_RE.match(s):
+        return "single", [s]
+    if s.startswith("\\{") and s.endswith("\\}"):
+        return "set", split_top_level(s[2:-2])
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
+        inner = s[1:-1]
+        # Only when the brackets enclose the whole string: "(1)+(2)" is not a tuple.
+        if split_top_level(inner, ",;") != [inner.strip()] and _balanced(inner):
+            kind = "tuple" if s[0] + s[-1] == "()" else "interval"
+            return kind, split_top_level(inner)
+    s2 = _AND_OR_RE.sub(",", s) if re.search(r"\band\b|\bor\b", s) else s
+    parts = split_top_level(s2)
+    if len(parts) > 1:
+        return "list", parts
+    return "single", [s]
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for c in s:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
