@@ -26,7 +26,7 @@ COMMANDS = {
     "search": ("prm.commands.search", "best-of-N sampling + scoring into a pool, or PRM-guided step-level beam search"),
     "demo": ("prm.commands.demo", "the whole pipeline on the embedded tasks (math and code) -> report.md"),
     "label": ("prm.commands.label", "label steps: outcome, direct (sympy), mc (Math-Shepherd rollouts), binary (first-error search)"),
-    "convert": ("prm.commands.convert", "convert step-labeled data between formats (PRM800K, Math-Shepherd, Math-APS, ProcessBench, PRMBench, BiRM, stepwise)"),
+    "convert": ("prm.commands.convert", "convert step-labeled data: PRM800K, Math-Shepherd, OpenRLHF, Math-APS, ProcessBench, PRMBench, BiRM"),
     "train": ("prm.commands.train", "train a PRM (per-step) or ORM (outcome / pairwise) on stepwise records; ensembles"),
     "score": ("prm.commands.score", "score samples with a trained PRM / ORM / ensemble (transformers or vLLM)"),
     "data": ("prm.commands.data", "convert public benchmarks (GSM8K, MATH500, MATH, HumanEval, MBPP, ProcessBench, ...) into records"),

@@ -138,6 +138,13 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
 
     # -- policy
     def policy():
+        given = dict(cfg.policies).get(domain)
+        if given:
+            path = Path(given)
+            if not (path / "config.json").exists():
+                raise FileNotFoundError(f"--{domain}-policy {given}: no config.json there")
+            man["policy"] = {"path": str(path), "sha256": hash_dir(path), "given": True}
+            return path, f"given: {path}"
         from prm.policy import ensure_policy
 
         t0 = time.time()
@@ -288,7 +295,9 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
             if domain == "math":
                 from verifiers.math import extract_answer
 
-                is_done = lambda steps: extract_answer(steps[-1]) is not None  # noqa: E731
+                # a marked final answer ("The answer is", \\boxed): without the last-number fallback,
+                # which would call every "a + b = c" step an answer
+                is_done = lambda steps: extract_answer(steps[-1], last_number_fallback=False) is not None  # noqa: E731
             items = [(p.question, state["prompt_fn"](p.question)) for p in probs[1]]
             results = beam_search(sampler, scorers["prm"], items, cfg.beam, sep=sep, is_done=is_done)
             fake_rows = [[{"text": sep.join(b.steps), "steps": b.steps}] for b in results]
@@ -386,7 +395,7 @@ def run_demo(cfg: DemoConfig) -> Path:
     t0 = time.time()
     manifest: dict = {"toolkit": __version__, "versions": versions(), "seed": cfg.seed, "settings": cfg.to_dict(),
                       "argv": sys.argv, "started": datetime.now(timezone.utc).isoformat()}
-    results: dict = {"command": " ".join(["prm", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("prm") else "prm demo",
+    results: dict = {"command": " ".join(["prm", *sys.argv[1:]]) if sys.argv[1:2] == ["demo"] else "prm demo (library call)",
                      "created": manifest["started"], "domains": {}, "notes": []}
     for domain in cfg.domains:
         results["domains"][domain] = run_domain(domain, cfg, out, manifest)

@@ -29,6 +29,7 @@ class DemoConfig:
     seed: int = 0
     threads: int = 1                            # torch threads; see below
     cache_dir: str | None = None                # tiny-policy cache (None: ~/.cache/prm-toolkit or $PRM_CACHE_DIR)
+    policies: tuple[tuple[str, str], ...] = ()  # (domain, model dir): use this policy instead of the tiny default
     # RM training data: samples of train-split problems, labeled by MC rollouts (both domains) and,
     # for math, also directly by the sympy checker
     n_train_problems: int = 48

@@ -189,8 +189,6 @@ class HFScorer(Scorer):
 class EnsembleScorer:
     """Members' scores combined per step with min or mean; members must agree on kind and separator."""
 
-    backend = "ensemble"
-
     def __init__(self, members: list[Scorer], how: str = "min"):
         if how not in ENSEMBLES:
             raise UserError(f"ensemble must be one of {tuple(ENSEMBLES)}, got {how!r}")
@@ -200,6 +198,7 @@ class EnsembleScorer:
             raise UserError(f"ensemble members disagree: kinds {sorted(kinds)}, separators {sorted(map(repr, seps))}")
         self.members, self.how = members, how
         self.kind, self.sep = members[0].kind, members[0].sep
+        self.backend = f"ensemble({self.how}) of {getattr(members[0], 'backend', '?')}"
         self.stats = members[0].stats
 
     def score(self, question, steps):

@@ -87,10 +87,13 @@ print(f"ok: labeling, 2 sampler workers == 1 process: {len(a)} records, {n_steps
 EOF
 }
 
-LABEL_ARGS=(--method mc --backend transformers -k 2 --max-tokens 40 --seed 0 --quick-policy --batch-size 8
-            --workers 1 --no-progress --problems "$W/problems.jsonl")
-
 if [[ " $STAGES " == *" label "* ]]; then
+  # one policy directory for all runs, trained (or found in the cache) before any of them starts, so
+  # the workers neither wait on each other's training lock nor pick up a different policy version
+  echo "== policy: the embedded tiny math policy (quick preset; trained once, then cached)"
+  POLICY="$("$PY" -c "from prm.policy import ensure_policy; print(ensure_policy('math', quick=True))" | tail -n 1)"
+  LABEL_ARGS=(--method mc --model "$POLICY" --backend transformers -k 2 --max-tokens 40 --seed 0 --batch-size 8
+              --workers 1 --no-progress --problems "$W/problems.jsonl")
   echo "== labeling: one process"
   "$PY" -m prm label "${LABEL_ARGS[@]}" --samples "$W/samples.jsonl" --out "$W/labels.single.jsonl" --overwrite
   echo "== labeling: two sampler workers (two processes at once, one shard each)"

@@ -268,3 +268,36 @@ def test_shared_birm(shared_data):
         assert st.skipped == 0 and len(recs) == 150
         for r in recs:
             assert len(r.labels) == len(r.completions) == len(r.extra["mc_values"])
+
+
+# ----------------------------------------------------------------------------- openrlhf
+def test_openrlhf_round_trip_keeps_soft_labels(tmp_path):
+    soft = StepwiseRecord("Q?", ["Step 1: a", "Step 2: b"], [0.75, 0.0])
+    hard = StepwiseRecord("Q?", ["Step 1: a", "Step 2: b"], [True, False])
+    write_format("openrlhf", [soft, hard], tmp_path / "o.jsonl")
+    got = rows(tmp_path / "o.jsonl")
+    assert got[0] == {"input": "Q? Step 1: a ки\nStep 2: b ки", "value": [0.75, 0.0]}
+    assert got[1]["value"] == ["+", "-"]
+    back = list(read_format("openrlhf", tmp_path / "o.jsonl"))
+    assert [r.labels for r in back] == [[0.75, 0.0], [True, False]]
+    assert back[0].completions == soft.completions and back[0].prompt == "Q?" and back[1].extra["first_error"] == 1
+
+
+@pytest.mark.parametrize("row,msg", [
+    ({"input": "Q Step 1: a ки\nStep 2: b ки", "value": ["+"]}, "1 values for 2 step tags"),
+    ({"input": "Q Step 1: a ки", "value": ["?"]}, "expected '"),
+    ({"input": "Q Step 1: a ки", "value": [1.5]}, "expected '"),
+    ({"input": "Q Step 1: a ки tail", "value": ["+"]}, "no label"),
+])
+def test_openrlhf_bad_rows(tmp_path, row, msg):
+    f = tmp_path / "bad.jsonl"
+    f.write_text(json.dumps(row) + "\n")
+    with pytest.raises(RecordError, match=msg):
+        list(read_format("openrlhf", f))
+
+
+def test_math_shepherd_samples_convert_to_openrlhf(tmp_path):
+    recs = read("math-shepherd", "fmt_math_shepherd.jsonl")
+    write_format("openrlhf", recs, tmp_path / "o.jsonl")
+    src = rows(FX / "fmt_math_shepherd.jsonl")
+    assert [r["input"] for r in rows(tmp_path / "o.jsonl")] == [r["input"] for r in src]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from prm.errors import RecordError, UserError
-from prm.loaders import (DATASETS, gsm8k_answer, gsm8k_reference, last_boxed, load_problems, load_records,
+from prm.loaders import (DATASETS, gsm8k_answer, gsm8k_reference, last_boxed, load_problems,
                          load_stepwise, mbpp_entry_point)
 from prm.records import Problem, ReadStats, StepwiseRecord, read_problems
 

@@ -263,13 +263,18 @@ def test_lora_run_saves_a_merged_plain_model(tmp_path, synth_dir):
 @pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(tmp_path, synth_dir):
     base = dict(model=str(synth_dir / "lm"), train_file=str(synth_dir / "train.jsonl"),
-                output_dir=str(tmp_path / "r"), per_device_train_batch_size=8, save_steps=2)
-    train_rm(TrainConfig(**base, max_steps=2, keep_checkpoints=True), progress=False)
+                output_dir=str(tmp_path / "r"), per_device_train_batch_size=8, save_steps=2, logging_steps=1)
+    first = _report(train_rm(TrainConfig(**base, max_steps=2, seed=1, keep_checkpoints=True), progress=False))
     assert (tmp_path / "r" / "checkpoints" / "checkpoint-2").is_dir()
-    out = train_rm(TrainConfig(**base, max_steps=4), progress=False)
-    rep = _report(out)
+    # seed 0 now: a fresh start would initialise the head and order the data differently, so the
+    # first two logged losses match the seed-1 run only if steps 1-2 really came from the checkpoint
+    rep = _report(train_rm(TrainConfig(**base, max_steps=4), progress=False))
     assert rep["resumed_from"].endswith("checkpoint-2")
-    assert [h["step"] for h in rep["log_history"] if "loss" in h][0] > 2
+    logged = {h["step"]: h["loss"] for h in rep["log_history"] if "loss" in h}
+    assert sorted(logged) == [1, 2, 3, 4]
+    assert [logged[1], logged[2]] == [h["loss"] for h in first["log_history"] if "loss" in h]
+    fresh = _report(train_rm(TrainConfig(**{**base, "output_dir": str(tmp_path / "fresh")}, max_steps=2), progress=False))
+    assert [h["loss"] for h in fresh["log_history"] if "loss" in h] != [logged[1], logged[2]]
     # different data in the same output dir: refuse to mix runs
     train_rm(TrainConfig(**base, max_steps=2, keep_checkpoints=True), progress=False)
     other = write_jsonl(tmp_path / "other.jsonl", first_error_records(40, seed=9))

@@ -5,8 +5,8 @@
   prm convert --from stepwise --to math-shepherd --input mc_labels.jsonl --output ms_format.jsonl
   prm convert --from birm --to stepwise --input responses.jsonl --output birm.jsonl --birm-labels step_s_label
 
-Read: stepwise, prm800k, math-shepherd, math-aps, processbench, prmbench, birm.
-Write: stepwise (TRL format), math-shepherd, processbench.
+Read: stepwise, prm800k, math-shepherd, openrlhf, math-aps, processbench, prmbench, birm.
+Write: stepwise (TRL format), math-shepherd, openrlhf, processbench.
 Input files may be JSONL, a JSON list, .gz or .parquet. The output is written atomically.
 A bad row stops the conversion with FILE:LINE: field 'NAME': what is wrong; with --skip-bad bad
 rows are reported, counted and skipped (exit 1).

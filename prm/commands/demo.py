@@ -28,6 +28,9 @@ def add_arguments(p):
     g = p.add_argument_group("engines")
     g.add_argument("--backend", default="auto", choices=["auto", "vllm", "transformers"],
                    help="sampler backend; auto = vLLM when installed")
+    g.add_argument("--math-policy", default=None, help="a causal-LM directory to use as the math policy (and RM backbone) "
+                                                        "instead of the tiny default")
+    g.add_argument("--code-policy", default=None, help="the same for code")
     g.add_argument("--cache-dir", default=None, help="tiny-policy cache (default: $PRM_CACHE_DIR or ~/.cache/prm-toolkit)")
     g.add_argument("--seed", type=int, default=None, help="seed for sampling, training and subsampling (default 0)")
     g.add_argument("--threads", type=int, default=None,
@@ -46,7 +49,13 @@ def run(args) -> int:
         raise UserError("--threads must be at least 1")
     if not domains:
         raise UserError("--domains: give at least one of math, code")
-    cfg = preset(args.quick, out=args.out, domains=domains, backend=args.backend, cache_dir=args.cache_dir,
+    policies = tuple((d, p) for d, p in (("math", args.math_policy), ("code", args.code_policy)) if p)
+    for d, p in policies:
+        from pathlib import Path
+
+        if not (Path(p) / "config.json").exists():
+            raise UserError(f"--{d}-policy {p}: not a model directory (no config.json)")
+    cfg = preset(args.quick, policies=policies or None, out=args.out, domains=domains, backend=args.backend, cache_dir=args.cache_dir,
                  seed=args.seed, threads=args.threads)
     out = run_demo(cfg)
     print(f"wrote {out}/report.md (plus results.json, manifest.json, bon_*.png)")

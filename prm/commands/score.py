@@ -66,7 +66,8 @@ def run(args) -> int:
     scorer = load_scorer(args.model if len(args.model) > 1 else args.model[0], backend=args.backend,
                          ensemble=args.ensemble, **kw)
     info = {"model": args.model if len(args.model) > 1 else args.model[0], "kind": scorer.kind,
-            "backend": getattr(scorer, "backend", None), "ensemble": args.ensemble if len(args.model) > 1 else None}
+            "backend": getattr(scorer, "backend", None),
+            "ensemble": args.ensemble if hasattr(scorer, "members") else None}
     out = []
     try:
         with tqdm(total=len(rows), desc="score", unit="sample") as bar:

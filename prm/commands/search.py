@@ -109,7 +109,9 @@ def run(args) -> int:
         if domain == "math":
             from verifiers.math import extract_answer
 
-            is_done = lambda steps: extract_answer(steps[-1]) is not None  # noqa: E731
+            # a marked final answer ("The answer is", \\boxed): without the last-number fallback,
+            # which would call every "a + b = c" step an answer
+            is_done = lambda steps: extract_answer(steps[-1], last_number_fallback=False) is not None  # noqa: E731
         cfg = BeamConfig(beam_width=args.beam_width, expand=args.expand, max_steps=args.max_steps,
                          max_step_tokens=args.max_step_tokens, temperature=args.temperature, top_p=args.top_p,
                          aggregation=args.aggregation, seed=None)

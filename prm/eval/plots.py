@@ -72,7 +72,9 @@ def plot_bon(curves: dict, path: str | Path, title: str, methods: list[str] | No
     ax.set_xticklabels([str(n) for n in curves["ns"]])
     ax.set_xlabel("N (samples per problem; beam search at equal generated tokens)")
     ax.set_ylabel("accuracy of the selected sample")
-    ax.set_ylim(-0.02, 1.02)
+    # zoom to the data (low accuracies stay readable) but keep 0 on the axis so gaps are not inflated
+    top = max([max(curves["methods"][n]["hi"]) for n in names] + [p["hi"] for p in points or []] + [0.05])
+    ax.set_ylim(-0.02, min(1.02, top + 0.08))
     ax.grid(alpha=0.3)
     ax.set_title(f"{title}\n{curves['n_problems']} problems, {curves['repeats']} subsample draws per N, "
                  f"bands = {int(curves['level'] * 100)}% interval", fontsize=9)

@@ -16,6 +16,7 @@ field, or with `skip_bad=True` are counted in `ReadStats` and reported by the ca
 | stepwise       | yes  | yes   | (TRL format; extra columns kept) |
 | prm800k        | yes  |       | neutral = negative / positive / unlabeled |
 | math-shepherd  | yes  | yes   | threshold (write: float label > threshold is "+") |
+| openrlhf       | yes  | yes   | (input with step tags, value = "+"/"-" or floats) |
 | math-aps       | yes  |       | label = soft / hard |
 | processbench   | yes  | yes   | after_error = unlabeled / incorrect |
 | prmbench       | yes  |       | process = modified / original |
@@ -29,13 +30,14 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from prm.errors import RecordError, UserError
-from prm.formats import birm, math_aps, math_shepherd, prm800k, prmbench, processbench, stepwise
+from prm.formats import birm, math_aps, math_shepherd, openrlhf, prm800k, prmbench, processbench, stepwise
 from prm.records import ReadStats, StepwiseRecord, write_jsonl_atomic
 
 READERS = {
     "stepwise": stepwise.from_row,
     "prm800k": prm800k.from_row,
     "math-shepherd": math_shepherd.from_row,
+    "openrlhf": openrlhf.from_row,
     "math-aps": math_aps.from_row,
     "processbench": processbench.from_row,
     "prmbench": prmbench.from_row,
@@ -45,6 +47,7 @@ READERS = {
 WRITERS = {
     "stepwise": stepwise.to_row,
     "math-shepherd": math_shepherd.to_row,
+    "openrlhf": openrlhf.to_row,
     "processbench": processbench.to_row,
 }
 

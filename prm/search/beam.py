@@ -58,6 +58,7 @@ class Beam:
     step_scores: list[float] = field(default_factory=list)
     score: float = 0.0
     finished: bool = False
+    truncated: bool = False  # finished by max_steps, not by the model
 
 
 @dataclass
@@ -68,7 +69,7 @@ class BeamResult:
     generated_tokens: int
     depth: int
     completed: list[Beam]
-    truncated: bool = False  # finished by max_steps rather than by the model
+    truncated: bool = False  # the chosen beam was cut by max_steps (or a full context), not ended by the model
 
 
 def _ended(c, eos_ids: set) -> bool:
@@ -117,7 +118,6 @@ def beam_search(sampler, scorer, items: Sequence[tuple[str, str]], cfg: BeamConf
     active: list[list[Beam]] = [[Beam(steps=[])] for _ in items]
     completed: list[list[Beam]] = [[] for _ in items]
     tokens = [0] * len(items)
-    truncated = [False] * len(items)
     depth = 0
     bar = None
     if progress:
@@ -133,7 +133,7 @@ def beam_search(sampler, scorer, items: Sequence[tuple[str, str]], cfg: BeamConf
         seen: list[set] = [set() for _ in items]
         for (i, beam), comps in zip(owners, outs):
             if comps is None:  # the context is full: this beam ends where it is
-                cands[i].append(Beam(beam.steps, beam.step_scores, beam.score, finished=True))
+                cands[i].append(Beam(beam.steps, beam.step_scores, beam.score, finished=True, truncated=True))
                 continue
             for c in comps:
                 tokens[i] += c.completion_tokens
@@ -146,9 +146,9 @@ def beam_search(sampler, scorer, items: Sequence[tuple[str, str]], cfg: BeamConf
                     continue
                 seen[i].add(key)
                 done = ended or (is_done(steps) if is_done else False)
-                if not done and len(steps) >= cfg.max_steps:
-                    done, truncated[i] = True, True
-                cands[i].append(Beam(steps, beam.step_scores if steps is beam.steps else [], beam.score, done))
+                cut = not done and len(steps) >= cfg.max_steps
+                cands[i].append(Beam(steps, beam.step_scores if steps is beam.steps else [], beam.score,
+                                     done or cut, truncated=cut))
         # score the new prefixes, all problems in one batch
         to_score = []
         for i, cs in enumerate(cands):
@@ -182,5 +182,5 @@ def beam_search(sampler, scorer, items: Sequence[tuple[str, str]], cfg: BeamConf
         best = max(pool, key=lambda b: b.score) if pool else Beam(steps=[])
         results.append(BeamResult(steps=best.steps, score=best.score, step_scores=best.step_scores,
                                   generated_tokens=tokens[i], depth=depth, completed=completed[i],
-                                  truncated=truncated[i] or (not best.finished and bool(best.steps))))
+                                  truncated=best.truncated or (not best.finished and bool(best.steps))))
     return results

@@ -13,7 +13,8 @@ interleaved (TRL, ours, TRL, ours, ...) so machine load hits both alike; we repo
 - held-out step accuracy, each measured by its own trainer's evaluation on the same eval records
   (TRL: argmax accuracy at its label positions; ours: P(correct) >= 0.5 at ours). The two read
   positions differ when a tokenizer merges across steps: TRL tokenizes steps one by one.
-Ratios are ours / TRL (> 1 = ours faster / more accurate).
+Ratios are ours / TRL (> 1 = ours faster / more accurate). TRL's PRMConfig turns gradient
+checkpointing on by default; it is turned off here so both sides run the same computation.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def run_trl(work: Path, train, ev, a, k: int) -> dict:
     args = PRMConfig(output_dir=str(work / f"trl{k}"), learning_rate=a.lr, num_train_epochs=a.epochs,
                      per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=32, seed=0,
                      logging_steps=5, save_strategy="no", report_to="none", step_separator="\n\n",
-                     max_length=1024, use_cpu=True, dataloader_pin_memory=False, disable_tqdm=True)
+                     max_length=1024, use_cpu=True, dataloader_pin_memory=False, disable_tqdm=True,
+                     gradient_checkpointing=False)   # PRMConfig defaults to True; ours runs without
     tr = PRMTrainer(model=model, args=args, processing_class=tok,
                     train_dataset=Dataset.from_list(train), eval_dataset=Dataset.from_list(ev))
     res = tr.train()
