@@ -16,20 +16,21 @@ from prm.errors import UserError
 
 # name -> (module, one-line help). Dispatch is this dict; there is no registry.
 COMMANDS = {
-    "check": ("prm.commands.check", "validate a JSONL file against the data contract (problems, samples, stepwise records)"),
+    # in pipeline order: problems -> samples -> steps -> labels -> PRM/ORM -> search -> report
+    "demo": ("prm.commands.demo", "the whole pipeline on the embedded tasks (math and code) -> report.md"),
+    "data": ("prm.commands.data", "convert public benchmarks (GSM8K, MATH500, MATH, HumanEval, MBPP, ProcessBench, ...) into records"),
+    "policy": ("prm.commands.policy", "train / inspect the embedded tiny policy (math or code) used by the demo"),
+    "sample": ("prm.commands.sample", "sample n solutions per problem from a policy (vLLM or transformers), resumable"),
     "segment": ("prm.commands.segment", "split solutions into steps (math separator, Step-k markers, or code statements)"),
     "verify": ("prm.commands.verify", "check math answers: one --gold/--pred pair or a JSONL --file of pairs or responses"),
-    "sample": ("prm.commands.sample", "sample n solutions per problem from a policy (vLLM or transformers), resumable"),
-    "policy": ("prm.commands.policy", "train / inspect the embedded tiny policy (math or code) used by the demo"),
     "exec": ("prm.commands.exec", "run code samples against their problems' unit tests in the sandbox"),
-    "eval": ("prm.commands.eval", "evaluate: best-of-N curves from a scored pool, ProcessBench step F1, step AUROC/ECE"),
-    "search": ("prm.commands.search", "best-of-N sampling + scoring into a pool, or PRM-guided step-level beam search"),
-    "demo": ("prm.commands.demo", "the whole pipeline on the embedded tasks (math and code) -> report.md"),
     "label": ("prm.commands.label", "label steps: outcome, direct (sympy), mc (Math-Shepherd rollouts), binary (first-error search)"),
     "convert": ("prm.commands.convert", "convert step-labeled data: PRM800K, Math-Shepherd, OpenRLHF, Math-APS, ProcessBench, PRMBench, BiRM"),
     "train": ("prm.commands.train", "train a PRM (per-step) or ORM (outcome / pairwise) on stepwise records; ensembles"),
     "score": ("prm.commands.score", "score samples with a trained PRM / ORM / ensemble (transformers or vLLM)"),
-    "data": ("prm.commands.data", "convert public benchmarks (GSM8K, MATH500, MATH, HumanEval, MBPP, ProcessBench, ...) into records"),
+    "search": ("prm.commands.search", "best-of-N sampling + scoring into a pool, or PRM-guided step-level beam search"),
+    "eval": ("prm.commands.eval", "evaluate: best-of-N curves from a scored pool, ProcessBench step F1, step AUROC/ECE"),
+    "check": ("prm.commands.check", "validate a JSONL file against the data contract (problems, samples, stepwise records)"),
 }
 
 

@@ -17,12 +17,10 @@ Honesty rules (see also prm/eval/report.py):
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import sys
 import time
 import traceback
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 

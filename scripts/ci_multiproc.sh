@@ -17,7 +17,7 @@
 #    PRMs whose step scores agree to float noise (TOL).
 #
 # Uses the embedded tiny policy (quick preset, trained on first use into the cache) and the
-# transformers sampler backend. Exit 0 when every check passes; the failing check is printed.
+# transformers sampler backend. Exit 0 when every check passes; each failing check is printed (all run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +27,7 @@ ACCELERATE="${ACCELERATE:-$(dirname "$PY")/accelerate}"
 W="${1:-$(mktemp -d -t prm_multiproc_XXXX)}"
 STAGES="${STAGES:-label train}"
 TOL="${TOL:-1e-4}"          # max |P(correct) single - P(correct) DDP| over the training steps
+FAILED=0                    # a failed comparison is reported and the next check still runs
 mkdir -p "$W"
 echo "workdir: $W"
 # one thread per process: the runs below share the cores (two labeling workers, two DDP ranks)
@@ -107,16 +108,14 @@ if [[ " $STAGES " == *" label "* ]]; then
     wait "${pids[$i]}" || { echo "FAIL: labeling worker $i failed:"; tail -20 "$W/label.$i.log"; exit 1; }
   done
   cat "$W/labels.0.jsonl" "$W/labels.1.jsonl" > "$W/labels.sharded.jsonl"
-  compare_labels "$W/labels.single.jsonl" "$W/labels.sharded.jsonl"
+  compare_labels "$W/labels.single.jsonl" "$W/labels.sharded.jsonl" || FAILED=1
 fi
 
 # ---------------------------------------------------------------------------------------- training
 if [[ " $STAGES " == *" train "* ]]; then
   # training data: 12 samples of exactly 4 steps, every step labeled (direct labels, unjudged steps
-  # counted correct), so each rank of a global batch holds the same number of labeled steps. The loss
-  # is a mean over a batch's labeled steps, and DDP averages the ranks' means: with unequal counts
-  # that weights steps differently from one process (a known gap of prm.train), which this
-  # check would report as a score difference.
+  # counted correct). prm.train normalises the loss by the labeled steps of the whole global batch
+  # (all ranks), so unequal counts per rank would give the same gradient too.
   TRAIN_DATA="$W/labels.train.jsonl"
   "$PY" -m prm label --method direct --unjudged correct --problems "$W/problems.train.jsonl" \
     --samples "$W/samples.train.jsonl" --out "$TRAIN_DATA" --overwrite --no-progress --workers 1
@@ -145,7 +144,7 @@ EOF
   echo "== training: accelerate launch (scripts/accelerate/ddp_cpu.yaml: 2 CPU processes), per-device batch 6"
   "$ACCELERATE" launch --config_file scripts/accelerate/ddp_cpu.yaml --num_processes 2 \
     -m prm train "${TRAIN_ARGS[@]}" --batch-size 6 --output-dir "$W/prm.ddp"
-  "$PY" - "$W" "$TRAIN_DATA" "$TOL" <<'EOF'
+  if "$PY" - "$W" "$TRAIN_DATA" "$TOL" <<'EOF'
 import json, sys
 from pathlib import Path
 w, data, tol = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
@@ -173,5 +172,7 @@ if d > tol:
 print(f"ok: training, accelerate 2 processes ~ 1 process (world_size 2, {b['distributed_type']}): same data {a['data'].get('used')} samples, "
       f"{steps_a} optimizer steps, max |dP(correct)| = {d:.2e} over {n} steps (tolerance {tol})")
 EOF
+  then :; else FAILED=1; fi
 fi
+if [[ $FAILED -ne 0 ]]; then echo "some multi-process checks FAILED (see above)"; exit 1; fi
 echo "all multi-process checks passed"

