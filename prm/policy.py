@@ -67,12 +67,14 @@ class PolicyConfig:
     seed: int = 0
 
 
-# Full: ~3 min on 2 idle CPU cores (~3.5 steps/s). Quick: the same model, a third of the steps
+# Full: ~3 min on 2 idle CPU cores (~3.2 steps/s). Quick: the same model, a third of the steps
 # (~1 min): it has the format and copies numbers, but is wrong far more often than the full one.
+# Code stops at 400 steps: measured at temperature 1 on 60 held-out tasks x 8, 300 steps gave 16%,
+# 400 gave 57% (solve rates spread over 0/8..8/8), 600 gave 80% (too easy to rerank).
 PRESETS = {
     ("math", False): PolicyConfig(domain="math"),
     ("math", True): PolicyConfig(domain="math", n_problems=2000, steps=200),
-    ("code", False): PolicyConfig(domain="code", steps=300),
+    ("code", False): PolicyConfig(domain="code", steps=400),
     ("code", True): PolicyConfig(domain="code", n_problems=2000, steps=200),
 }
 
