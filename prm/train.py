@@ -271,23 +271,11 @@ def rm_loss(logits, labels, objective: str, normalizer=None):
 
 # ----------------------------------------------------------------------------- 4. metrics
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); nan with one class."""
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    s = scores[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    """Area under the ROC curve; nan with one class (Trainer metrics must be floats)."""
+    from prm.eval.metrics import auroc as _auroc
+
+    value = _auroc(scores, positive)
+    return float("nan") if value is None else value
 
 
 def step_metrics(margins: np.ndarray, labels: np.ndarray, objective: str) -> dict:

@@ -27,17 +27,8 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     pos, neg = int(y.sum()), int((~y).sum())
     if pos == 0 or neg == 0:
         return None
-    # average ranks handle ties exactly (a tie contributes 1/2)
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    # average ranks handle ties exactly (a tie contributes 1/2); Mann-Whitney wants 1-based ranks
+    ranks = _ranks(s) + 1.0
     u = ranks[y].sum() - pos * (pos + 1) / 2.0
     return float(u / (pos * neg))
 
