@@ -43,7 +43,7 @@ from pathlib import Path
 from prm.errors import UserError
 from prm.steps import DEFAULT_SEP
 
-POLICY_VERSION = "1"
+POLICY_VERSION = "2"  # 2: newlines are their own tokens (prefix continuations match training)
 DOMAINS = ("math", "code")
 
 
@@ -155,7 +155,7 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
     try:
         # the tokenizer sees prompts and completions, so the plain prompt's words get merged too
         texts = [build_prompt(None, q) + c for q, c in pairs]
-        tokenizer = build_tokenizer(texts, cfg.vocab_size, individual_digits=True)
+        tokenizer = build_tokenizer(texts, cfg.vocab_size, individual_digits=True, isolate_newlines=True)
         tiny = TinyConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size,
                           intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_hidden_layers,
                           num_attention_heads=cfg.num_attention_heads,

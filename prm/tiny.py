@@ -36,20 +36,26 @@ class TinyConfig:
 
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int = 512, *, regex_pretokenize: bool = True,
-                    individual_digits: bool = False):
+                    individual_digits: bool = False, isolate_newlines: bool = False):
     """Train a byte-level BPE on `texts`; returns a transformers PreTrainedTokenizerFast.
 
     `individual_digits=True` splits every digit into its own pre-token before the byte-level step,
     so no merge ever spans two digits ("123" is always 1, 2, 3): numbers share one 10-token
     alphabet, which is what a tiny model needs to learn carrying instead of memorizing sums.
+
+    `isolate_newlines=True` makes every "\n" its own token. A policy continued from a step prefix
+    sees a prompt that ends in the step separator; with GPT-2 pre-tokenization, training text
+    has "\n   " (newline + indentation) as ONE token, so a prompt ending in a lone "\n" token is
+    a sequence the model never saw, and code continuations from step prefixes were garbage.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=regex_pretokenize)
-    tok.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-                         if individual_digits else byte_level)
+    splits = ([pre_tokenizers.Split("\n", behavior="isolated")] if isolate_newlines else []) + \
+        ([pre_tokenizers.Digits(individual_digits=True)] if individual_digits else [])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(splits + [byte_level]) if splits else byte_level
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
