@@ -22,7 +22,18 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from functools import lru_cache
+
+# CPython 3.11's AST constructor keeps a recursion-depth counter that is not thread-safe: two threads
+# parsing at once (run_many's workers) can raise "SystemError: AST constructor recursion depth
+# mismatch" (seen in CI under load). Parsing here is cheap; serialise it.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(src: str) -> ast.AST:
+    with _PARSE_LOCK:
+        return ast.parse(src)
 
 MAX_NAME = 200
 
@@ -59,7 +70,7 @@ def _names_used(*sources: str) -> list[str]:
     verdict (the harness restores those if the program patched them)."""
     names: set[str] = set()
     for src in sources:
-        for node in ast.walk(ast.parse(src)):
+        for node in ast.walk(_parse(src)):
             if isinstance(node, ast.Import):
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module:
@@ -83,7 +94,7 @@ def _record(k: int, exc: ast.expr) -> list[ast.stmt]:
 @lru_cache(maxsize=512)
 def _humaneval_plan(test_program: str, entry_point: str) -> str:
     try:
-        tree = ast.parse(test_program)
+        tree = _parse(test_program)
     except SyntaxError as e:
         raise ValueError(f"HumanEval test program does not parse (line {e.lineno}: {e.msg})") from None
     checks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
@@ -134,7 +145,7 @@ def _mbpp_plan(lines: tuple[str, ...], setup: str) -> str:
     # e.g. MBPP 126's `sum`, without letting a program shadow builtins the tests rely on)
     called = None
     for line in lines:
-        names = {n.func.id for n in ast.walk(ast.parse(line)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        names = {n.func.id for n in ast.walk(_parse(line)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         called = names if called is None else called & names
     return json.dumps({"kind": "mbpp", "names": [_short(x) for x in lines], "units": list(lines), "setup": setup,
                        "called_in_all": sorted(called or ()), "modules": _names_used(setup, *lines)})
