@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
+
+# CPython 3.11's AST constructor is not thread-safe ("AST constructor recursion depth mismatch")
+_PARSE_LOCK = threading.Lock()
 
 DEFAULT_SEP = {"math": "\n\n", "code": "\n"}
 
@@ -65,7 +69,8 @@ def clean_steps(steps: list[str]) -> list[str]:
 def _statement_lines(code: str) -> list[int] | None:
     """0-based line numbers where a step starts, or None when the code does not parse."""
     try:
-        tree = ast.parse(code)
+        with _PARSE_LOCK:
+            tree = ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     body = tree.body
