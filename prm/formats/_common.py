@@ -6,28 +6,23 @@ import hashlib
 from typing import Any
 
 from prm.errors import RecordError
+from prm.records import _need, _str_list
+
+
+def _object(row: Any, where: str) -> dict:
+    if not isinstance(row, dict):
+        raise RecordError(f"expected a JSON object, got {type(row).__name__}", where=where)
+    return row
 
 
 def need(row: dict, name: str, types: type | tuple, where: str) -> Any:
-    """row[name], which must exist and have one of `types` (bool is not accepted as a number)."""
-    if not isinstance(row, dict):
-        raise RecordError(f"expected a JSON object, got {type(row).__name__}", where=where)
-    if name not in row or row[name] is None:
-        raise RecordError("missing required field", where=where, field=name)
-    v = row[name]
-    types_t = types if isinstance(types, tuple) else (types,)
-    if (isinstance(v, bool) and bool not in types_t) or not isinstance(v, types_t):
-        names = " or ".join(t.__name__ for t in types_t)
-        raise RecordError(f"expected {names}, got {type(v).__name__}", where=where, field=name)
-    return v
+    """row[name], which must exist and have one of `types` (bool is not accepted as a number);
+    the same field check as the data contract's records."""
+    return _need(_object(row, where), name, types, where)
 
 
 def str_list(row: dict, name: str, where: str) -> list[str]:
-    v = need(row, name, list, where)
-    for i, s in enumerate(v):
-        if not isinstance(s, str):
-            raise RecordError(f"item {i} is {type(s).__name__}, expected str", where=where, field=name)
-    return v
+    return _str_list(_object(row, where), name, where)
 
 
 def text_id(*parts: str) -> str:
