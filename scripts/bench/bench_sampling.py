@@ -14,16 +14,14 @@ rate, not the wall time, is compared.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def parse_args():
@@ -41,22 +39,36 @@ def parse_args():
     return ap.parse_args()
 
 
-def timed(sampler, prompts, params_for, repeats: int) -> list[float]:
-    sampler.generate(prompts, params_for(-1))  # warm-up: compile / caches, not timed
-    rates = []
+def timed(sampler, prompts, params_for, repeats: int) -> list[tuple[float, int]]:
+    """(seconds, generated tokens) of `repeats` timed runs, after one untimed warm-up run."""
+    # warm-up (not timed): first-call allocations and caches; short, since it measures nothing
+    sampler.generate(prompts[:2], replace(params_for(-1), max_tokens=16))
+    runs = []
     for r in range(repeats):
         t0 = time.perf_counter()
         outs = sampler.generate(prompts, params_for(r))
         dt = time.perf_counter() - t0
-        rates.append(sum(c.completion_tokens for g in outs for c in g) / dt)
-    return rates
+        runs.append((dt, sum(c.completion_tokens for g in outs for c in g)))
+    return runs
+
+
+def sampling_flops(model: str, prompt_lens: list[int], gen_tokens: int, n: int) -> float:
+    """FLOPs of the useful work: each prompt prefilled once, then `gen_tokens` decoded tokens, each
+    attending to its prompt plus half its own completion on average, each through the LM head."""
+    from common import transformer_flops
+
+    flops = sum(transformer_flops(model, L, context=L / 2) for L in prompt_lens)
+    mean_prompt = sum(prompt_lens) / len(prompt_lens)
+    mean_gen = gen_tokens / (len(prompt_lens) * n)
+    return flops + transformer_flops(model, gen_tokens, context=mean_prompt + mean_gen / 2)
 
 
 def main() -> int:
     args = parse_args()
     import torch
-    import transformers
+    from transformers import AutoTokenizer
 
+    from common import Row, bound_rows, matmul_gflops, report
     from prm.sampler import EngineConfig, SamplingConfig, build_prompt, make_sampler
     from prm.tasks import load_tasks
 
@@ -67,37 +79,46 @@ def main() -> int:
 
         model = str(ensure_policy(args.domain, quick=args.quick))
     prompts = [build_prompt(model, p.question) for p in load_tasks(f"{args.domain}_test")[:args.prompts]]
+    tok = AutoTokenizer.from_pretrained(model)
+    prompt_lens = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts]
 
     def params_for(r: int) -> SamplingConfig:
         return SamplingConfig(n=args.n, temperature=1.0, max_tokens=args.max_tokens, seed=1000 + r)
 
     hf = make_sampler(EngineConfig(model=model, backend="transformers"))
-    hf_rates = timed(hf, prompts, params_for, args.repeats)
+    hf_runs = timed(hf, prompts, params_for, args.repeats)
     hf.close()
 
     t0 = time.perf_counter()
     vl = make_sampler(EngineConfig(model=model, backend="vllm", gpu_memory_utilization=0.3, max_model_len=512))
     startup = time.perf_counter() - t0
-    vl_rates = timed(vl, prompts, params_for, args.repeats)
+    vl_runs = timed(vl, prompts, params_for, args.repeats)
     vl.close()
 
-    try:
-        import vllm
+    def med_run(runs):  # the run with the median rate: its time and token count go together
+        return sorted(runs, key=lambda r: r[1] / r[0])[len(runs) // 2]
 
-        vllm_version = vllm.__version__
-    except Exception:  # noqa: BLE001
-        vllm_version = "?"
-    hf_med, vl_med = statistics.median(hf_rates), statistics.median(vl_rates)
-    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC | machine: {platform.machine()} "
-          f"{os.cpu_count()} cpus, {platform.processor() or platform.platform()} | load avg {os.getloadavg()[0]:.1f}")
-    print(f"versions: torch {torch.__version__}, transformers {transformers.__version__}, vllm {vllm_version}")
-    print(f"model: {model}")
-    print(f"workload: {len(prompts)} prompts x n={args.n}, max_tokens={args.max_tokens}, temperature 1, "
-          f"median of {args.repeats}")
-    print(f"transformers: {hf_med:8.1f} tokens/s   (runs: {', '.join(f'{r:.0f}' for r in hf_rates)})")
-    print(f"vllm:         {vl_med:8.1f} tokens/s   (runs: {', '.join(f'{r:.0f}' for r in vl_rates)})")
-    print(f"vllm engine start-up: {startup:.1f} s (not in the rates)")
-    print(f"ratio vllm / transformers: {vl_med / hf_med:.2f}x")
+    (hf_s, hf_tok), (vl_s, vl_tok) = med_run(hf_runs), med_run(vl_runs)
+    gflops = matmul_gflops()
+    rows = [Row("generated tokens/s", vl_tok / vl_s, hf_tok / hf_s, "tok/s", "higher"),
+            Row("wall time per run", vl_s, hf_s, "s", "lower"),
+            Row("generated tokens per run", vl_tok, hf_tok, "", ""),
+            *bound_rows(vl_s, hf_s, sampling_flops(model, prompt_lens, vl_tok, args.n), gflops,
+                        theirs_flops=sampling_flops(model, prompt_lens, hf_tok, args.n))]
+    report("sampling", "Sampling: vLLM vs transformers, tokens/s on the same model, prompts and N", rows,
+           ours="vLLM", theirs="transformers",
+           notes=[f"model: {model}",
+                  f"workload: {len(prompts)} {args.domain} test prompts x n={args.n}, max_tokens={args.max_tokens}, "
+                  f"temperature 1, a new seed per run; median of {args.repeats} timed runs after a short warm-up",
+                  f"runs (tok/s): vLLM {', '.join(f'{t / s:.0f}' for s, t in vl_runs)}; "
+                  f"transformers {', '.join(f'{t / s:.0f}' for s, t in hf_runs)}",
+                  f"vLLM engine start-up {startup:.1f} s, not in the rates",
+                  f"measured matmul rate {gflops:.1f} GFLOP/s (float32, torch.matmul 1024^3); a tiny model decodes "
+                  "far from it (per-token overhead and memory traffic dominate), a large one comes closer",
+                  "the two backends draw different samples, so token counts differ: compare rates",
+                  "dtype auto: vLLM's CPU backend runs a float32 checkpoint in bfloat16, transformers in float32; "
+                  f"torch's bfloat16 matmul rate here (512^3) is {matmul_gflops(512, dtype='bfloat16'):.1f} GFLOP/s (vLLM uses "
+                  "its own CPU kernels), so the float32 rate is the bound used for both"])
     return 0
 
 

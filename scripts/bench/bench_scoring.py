@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def build_prm(work: Path, texts: list[str], layers: int, hidden: int) -> Path:
@@ -98,16 +96,30 @@ def main() -> int:
     diff = max(abs(x - y) for g, h in zip(hf_scores, vl_scores) for x, y in zip(g, h))
     assert [len(g) for g in hf_scores] == [len(g) for g in vl_scores]
 
-    print()
-    print(f"date {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC | {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load avg {os.getloadavg()[0]:.1f}, cuda={torch.cuda.is_available()} | torch {torch.__version__}, "
-          f"transformers {transformers.__version__}, vllm {vllm.__version__}")
-    print(f"model: tiny Llama {a.layers} layers x {a.hidden}; {a.samples} samples, "
-          f"{sum(len(s) for _, s in items)} steps; median of {a.repeats}")
-    print(f"{'metric':<14}{'transformers':>14}{'vLLM':>12}{'vLLM/HF':>10}")
-    for m in ("samples_per_s", "steps_per_s", "median_s", "startup_s"):
-        print(f"{m:<14}{hf[m]:>14.2f}{vl[m]:>12.2f}{vl[m] / hf[m]:>10.2f}")
-    print(f"max abs score diff (vLLM vs transformers): {diff:.2e}")
+    from transformers import AutoTokenizer
+
+    from common import Row, bound_rows, matmul_gflops, report, transformer_flops
+    from prm.sequence import DEFAULT_STEP_TAG, build_sequence
+
+    # The physical floor: one forward pass over every scored token at the measured matmul rate.
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    lens = [len(build_sequence(tok, q, s, "\n\n", DEFAULT_STEP_TAG)[0]) for q, s in items]
+    flops = transformer_flops(model_dir, sum(lens), context=sum(lens) / len(lens) / 2, head_outputs=2)
+    gflops = matmul_gflops()
+    n_steps = sum(len(s) for _, s in items)
+    rows = [Row("samples/s", vl["samples_per_s"], hf["samples_per_s"], "samples/s", "higher"),
+            Row("steps/s", vl["steps_per_s"], hf["steps_per_s"], "steps/s", "higher"),
+            Row("time to score all samples", vl["median_s"], hf["median_s"], "s", "lower"),
+            Row("start-up (model load; vLLM engine)", vl["startup_s"], hf["startup_s"], "s", "lower"),
+            *bound_rows(vl["median_s"], hf["median_s"], flops, gflops)]
+    report("scoring", "Scoring: vLLM pooling runner vs transformers forward", rows, ours="vLLM", theirs="transformers",
+           notes=[f"model: tiny Llama token classifier, {a.layers} layers x {a.hidden} (random head); {a.samples} "
+                  f"samples, {n_steps} steps, {sum(lens)} tokens; median of {a.repeats}",
+                  f"max abs score difference vLLM vs transformers: {diff:.2e} (float32 on both sides)",
+                  f"bound: {flops / 1e9:.2f} GFLOP forward at the measured {gflops:.1f} GFLOP/s "
+                  "(float32 torch.matmul 1024^3)",
+                  f"torch {torch.__version__}, transformers {transformers.__version__}, vllm {vllm.__version__}, "
+                  f"cuda={torch.cuda.is_available()}"])
     print(json.dumps({"transformers": hf, "vllm": vl, "max_abs_diff": diff}))
     return 0
 

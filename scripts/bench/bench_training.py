@@ -22,18 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
@@ -79,7 +78,7 @@ def run_trl(work: Path, train, ev, a, k: int) -> dict:
     res = tr.train()
     losses = [h["loss"] for h in tr.state.log_history if "loss" in h]
     m = tr.evaluate()
-    return {"samples_per_s": res.metrics["train_samples_per_second"], "final_loss": statistics.mean(losses[-3:]),
+    return {"samples_per_s": res.metrics["train_samples_per_second"], "final_loss": statistics.mean(losses[-3:]) if losses else float("nan"),
             "step_accuracy": m["eval_accuracy"], "train_runtime": res.metrics["train_runtime"]}
 
 
@@ -94,7 +93,7 @@ def run_ours(work: Path, a, k: int) -> dict:
                                extra_args={"disable_tqdm": True, "eval_strategy": "no"}), progress=False)
     rep = json.loads((out / "train_report.json").read_text())
     losses = [h["loss"] for h in rep["log_history"] if "loss" in h]
-    return {"samples_per_s": rep["train"]["train_samples_per_second"], "final_loss": statistics.mean(losses[-3:]),
+    return {"samples_per_s": rep["train"]["train_samples_per_second"], "final_loss": statistics.mean(losses[-3:]) if losses else float("nan"),
             "step_accuracy": rep["eval"]["eval_step_accuracy"], "train_runtime": rep["train"]["train_runtime"]}
 
 
@@ -120,21 +119,48 @@ def main() -> int:
     runs = {"trl": [], "ours": []}
     for k in range(a.repeats):
         t = time.time()
-        runs["trl"].append(run_trl(work, train, ev, a, k))
-        runs["ours"].append(run_ours(work, a, k))
+        for side, fn in (("trl", lambda: run_trl(work, train, ev, a, k)), ("ours", lambda: run_ours(work, a, k))):
+            t0 = time.perf_counter()
+            res = fn()
+            runs[side].append({**res, "wall_s": time.perf_counter() - t0})
         print(f"repeat {k}: trl {runs['trl'][-1]} | ours {runs['ours'][-1]} ({time.time() - t:.0f}s)", flush=True)
 
     med = {side: {m: statistics.median(r[m] for r in rs) for m in rs[0]} for side, rs in runs.items()}
-    print()
-    print(f"date {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC | {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f} | torch {torch.__version__}, "
-          f"transformers {transformers.__version__}, trl {trl.__version__}")
-    print(f"data: {a.n_train} train / {a.n_eval} eval records, batch {a.batch_size}, {a.epochs} epochs, lr {a.lr}; "
-          f"median of {a.repeats}")
-    print(f"{'metric':<16}{'TRL PRMTrainer':>16}{'prm-toolkit':>14}{'ours/TRL':>10}")
     for m in ("samples_per_s", "final_loss", "step_accuracy"):
-        ratio = med["ours"][m] / med["trl"][m] if med["trl"][m] else float("nan")
-        print(f"{m:<16}{med['trl'][m]:>16.4f}{med['ours'][m]:>14.4f}{ratio:>10.3f}")
+        print(f"{m:<16} TRL {med['trl'][m]:.4f}  ours {med['ours'][m]:.4f}")
+
+    # The physical floor: forward + backward FLOPs of the tokens trained on, at the measured matmul rate.
+    from transformers import AutoTokenizer
+
+    from common import Row, bound_rows, matmul_gflops, report, transformer_flops, transformer_params
+    from prm.sequence import build_sequence
+
+    tok = AutoTokenizer.from_pretrained(work / "lm")
+    step_tag = json.loads((work / "ours0" / "config.json").read_text()).get("prm_toolkit", {}).get("step_tag")
+    lens = [len(build_sequence(tok, r["prompt"], r["completions"], "\n\n", step_tag)[0]) for r in train]
+    tokens = int(sum(lens) * a.epochs)
+    flops = transformer_flops(work / "lm", tokens, context=sum(lens) / len(lens) / 2, backward=True, head_outputs=2)
+    gflops = matmul_gflops()
+    rows = [Row("train samples/s", med["ours"]["samples_per_s"], med["trl"]["samples_per_s"], "samples/s", "higher"),
+            Row("train time (Trainer train_runtime)", med["ours"]["train_runtime"], med["trl"]["train_runtime"], "s",
+                "lower"),
+            Row("wall time: load, tokenize, train, evaluate", med["ours"]["wall_s"], med["trl"]["wall_s"], "s",
+                "lower"),
+            Row("final training loss (mean of last 3 logs)", med["ours"]["final_loss"], med["trl"]["final_loss"], "",
+                "lower"),
+            Row("held-out step accuracy", med["ours"]["step_accuracy"], med["trl"]["step_accuracy"], "", "higher"),
+            *bound_rows(med["ours"]["train_runtime"], med["trl"]["train_runtime"], flops, gflops)]
+    report("training", "PRM training: prm-toolkit trainer vs TRL 1.13 PRMTrainer", rows, theirs="TRL PRMTrainer",
+           notes=[f"data: {a.n_train} train / {a.n_eval} eval records of 2-8 steps, batch {a.batch_size}, "
+                  f"{a.epochs} epochs, lr {a.lr}; median of {a.repeats} interleaved runs",
+                  f"model: tiny Llama built offline, {transformer_params(work / 'lm')['non_embedding'] / 1e6:.2f}M "
+                  f"non-embedding parameters; {sum(lens)} tokens per epoch, mean {sum(lens) / len(lens):.0f} per sample",
+                  f"bound: {tokens} trained tokens x forward+backward = {flops / 1e9:.2f} GFLOP at the measured "
+                  f"{gflops:.1f} GFLOP/s (float32 torch.matmul 1024^3); a model this small is far from it "
+                  "(per-batch overhead, padding, optimizer)",
+                  f"torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}",
+                  "step accuracy: each trainer's own evaluation; the read positions differ when the tokenizer "
+                  "merges across steps (TRL tokenizes steps one by one)"])
     return 0
 
 

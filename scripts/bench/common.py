@@ -13,7 +13,7 @@ works. What each benchmark must show (issue 9), and the helper that does it:
 - the physical bound where one applies    -> `matmul_gflops()` (measured torch.matmul rate) and
   `transformer_flops(config, tokens, backward=...)`; `bound_seconds(flops, gflops)` is the time
   the work would take at the machine's measured matrix-multiply rate, so `bound / measured` is the
-  fraction of peak reached.
+  fraction of peak reached; `bound_rows(ours_s, theirs_s, flops, gflops)` puts both sides against it.
 - results kept for BENCHMARKS.md          -> `report()` appends one JSON line per run to
   scripts/bench/results/<bench>.jsonl; `run_all.py` reads the last one of each.
 
@@ -302,10 +302,18 @@ def bound_seconds(flops: float, gflops: float) -> float:
     return flops / (gflops * 1e9)
 
 
-def bound_row(metric: str, measured_s: float, flops: float, gflops: float) -> Row:
-    """A row comparing a measured time with the FLOP bound; ratio = measured / bound (>= 1)."""
-    return Row(metric, measured_s, bound_seconds(flops, gflops), "s", "lower",
-               note=f"bound = {flops / 1e9:.2f} GFLOP at {gflops:.1f} GFLOP/s")
+def bound_rows(ours_s: float, theirs_s: float, flops: float, gflops: float, *,
+               theirs_flops: float | None = None) -> list[Row]:
+    """Two rows placing both sides against the physical floor: the FLOP-bound time of each side's work
+    at the measured matmul rate, and the share of that bound each reached (bound / measured, in %;
+    100% = the machine's matmul peak). `theirs_flops` when the two sides did different amounts of work."""
+    tf = flops if theirs_flops is None else theirs_flops
+    b_o, b_t = bound_seconds(flops, gflops), bound_seconds(tf, gflops)
+    return [Row("FLOP bound: time at the measured matmul rate", b_o, b_t, "s", "",
+                note=f"{flops / 1e9:.2f}" + ("" if theirs_flops is None else f" / {tf / 1e9:.2f}")
+                + f" GFLOP at {gflops:.1f} GFLOP/s"),
+            Row("share of the FLOP bound reached (bound / measured)", 100 * b_o / ours_s, 100 * b_t / theirs_s,
+                "%", "higher")]
 
 
 # ----------------------------------------------------------------------------- results
