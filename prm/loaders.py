@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from prm.errors import RecordError, UserError
-from prm.records import Problem, ReadStats, StepwiseRecord
+from prm.records import Problem, ReadStats, StepwiseRecord, convert_rows
 
 MATH_SEP = "\n\n"
 
@@ -358,34 +358,29 @@ def _load(name: str, path: str | Path | None, *, hub: str | None, config: str | 
         from tqdm import tqdm
 
         rows = tqdm(rows, desc=f"load {name}", unit="row", total=limit)
-    out, seen = [], set()
-    for i, (where, row) in enumerate(rows):
+    seen: set[str] = set()
+
+    def convert(where, indexed):
+        i, row = indexed   # i: the row's index in the file, which ids are built from (skipped rows count)
+        if not isinstance(row, dict):
+            raise RecordError(f"expected a JSON object, got {type(row).__name__}", where=where)
+        try:
+            converted = sp.convert(row, i, tag, where)
+        except _Bad as e:
+            raise RecordError(e.message, where=where, field=e.field) from None
+        rec = cls.from_dict(converted, where=where)
+        if sp.kind == "problem":
+            if rec.id in seen:
+                raise RecordError(f"duplicate problem id {rec.id!r}", where=where, field="id")
+            seen.add(rec.id)
+        return rec
+
+    out = []
+    indexed = ((where, row if isinstance(row, Exception) else (i, row)) for i, (where, row) in enumerate(rows))
+    for rec in convert_rows(indexed, convert, skip_bad=skip_bad, stats=stats):
+        out.append(rec)
         if limit is not None and len(out) >= limit:
             break
-        try:
-            if isinstance(row, Exception):
-                raise row
-            if not isinstance(row, dict):
-                raise RecordError(f"expected a JSON object, got {type(row).__name__}", where=where)
-            try:
-                converted = sp.convert(row, i, tag, where)
-            except _Bad as e:
-                raise RecordError(e.message, where=where, field=e.field) from None
-            rec = cls.from_dict(converted, where=where)
-            key = rec.id if sp.kind == "problem" else None
-            if key is not None and key in seen:
-                raise RecordError(f"duplicate problem id {key!r}", where=where, field="id")
-            if key is not None:
-                seen.add(key)
-        except RecordError as err:
-            if not skip_bad:
-                raise
-            if stats is not None:
-                stats.note(err)
-            continue
-        if stats is not None:
-            stats.read += 1
-        out.append(rec)
     return out
 
 

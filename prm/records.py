@@ -31,7 +31,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from prm.errors import RecordError
 
@@ -257,6 +257,28 @@ def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, stats: ReadSt
             if stats is not None:
                 stats.read += 1
             yield lineno, obj
+
+
+def convert_rows(rows: Iterable[tuple[str, Any]], convert: Callable[[str, Any], Any], *, skip_bad: bool = False,
+                 stats: ReadStats | None = None) -> Iterator:
+    """`convert(where, row)` for each (where, row); the one skip-bad policy of every reader.
+
+    A row that is itself an Exception (a reader's parse error) or whose conversion raises
+    RecordError stops the read, or with `skip_bad` is counted in `stats` and skipped."""
+    for where, row in rows:
+        try:
+            if isinstance(row, Exception):
+                raise row
+            out = convert(where, row)
+        except RecordError as err:
+            if not skip_bad:
+                raise
+            if stats is not None:
+                stats.note(err)
+            continue
+        if stats is not None:
+            stats.read += 1
+        yield out
 
 
 def iter_records(path: str | os.PathLike, kind: str, *, skip_bad: bool = False,

@@ -179,6 +179,11 @@ GRADE_ROWS = [
     (r"$x = 5+5+1 = 7 = 11$", "x = 11", T),
     (r"$x = \frac{1}{3} \approx 0.33$", r"\frac{1}{3}", T),
     (r"$x \approx 11$", "11", T),
+    # a numeric left side states its right side; an unknown on the left keeps the equation
+    ("The answer is 39 + 56 = 95", "95", T),
+    ("The answer is 39 + 56 = 63", "95", F),
+    (r"The answer is $\frac{1}{2} = 0.5$", "0.5", T),
+    (r"The answer is $2x = 6$", "3", F),
     # boxes side by side, LaTeX thousands separators, punctuation inside the math
     (r"$\boxed{1}, \boxed{-2}$", "1, -2", T),
     (r"worth $\boxed{\$16,\!386.20}$", "16386.20", T),

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 
 from prm.errors import RecordError, UserError
 from prm.formats import birm, math_aps, math_shepherd, openrlhf, prm800k, prmbench, processbench, stepwise
-from prm.records import ReadStats, StepwiseRecord, write_jsonl_atomic
+from prm.records import ReadStats, StepwiseRecord, convert_rows, write_jsonl_atomic
 
 READERS = {
     "stepwise": stepwise.from_row,
@@ -73,24 +73,15 @@ def read_format(name: str, path: str | Path, *, skip_bad: bool = False, stats: R
     from prm.loaders import iter_rows
 
     fn = _check(name, READERS, "read", opts)
-    for where, row in iter_rows(path):
+    def convert(where, row):
         try:
-            if isinstance(row, RecordError):
-                raise row
-            try:
-                recs = fn(row, where, **opts)
-            except ValueError as err:  # an option value the adapter refuses
-                if isinstance(err, RecordError):
-                    raise
-                raise UserError(str(err)) from None
-        except RecordError as err:
-            if not skip_bad:
+            return fn(row, where, **opts)
+        except ValueError as err:  # an option value the adapter refuses
+            if isinstance(err, RecordError):
                 raise
-            if stats is not None:
-                stats.note(err)
-            continue
-        if stats is not None:
-            stats.read += 1
+            raise UserError(str(err)) from None
+
+    for recs in convert_rows(iter_rows(path), convert, skip_bad=skip_bad, stats=stats):
         yield from recs
 
 

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass
 
 from prm.records import Problem
+from prm.tasks.distinct import distinct_problems
 
 
 @dataclass(frozen=True)
@@ -164,13 +165,4 @@ def make_code_problem(rng: random.Random, pid: str, cfg: CodeTaskConfig = CodeTa
 def generate_code_tasks(n: int, seed: int, cfg: CodeTaskConfig = CodeTaskConfig(), prefix: str = "code",
                         exclude: set[str] | None = None) -> list[Problem]:
     """`n` problems with distinct questions, none of them in `exclude`."""
-    rng = random.Random(seed)
-    seen = set(exclude or ())
-    out: list[Problem] = []
-    while len(out) < n:
-        p = make_code_problem(rng, f"{prefix}-{len(out):05d}", cfg)
-        if p.question in seen:
-            continue
-        seen.add(p.question)
-        out.append(p)
-    return out
+    return distinct_problems(lambda rng, pid: make_code_problem(rng, pid, cfg), n, seed, prefix, exclude)

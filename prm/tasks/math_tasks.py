@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass
 
 from prm.records import Problem
+from prm.tasks.distinct import distinct_problems
 
 SEP = "\n\n"
 
@@ -150,13 +151,4 @@ def make_math_problem(rng: random.Random, pid: str, cfg: MathTaskConfig = MathTa
 def generate_math_tasks(n: int, seed: int, cfg: MathTaskConfig = MathTaskConfig(), prefix: str = "math",
                         exclude: set[str] | None = None) -> list[Problem]:
     """`n` problems with distinct questions, none of them in `exclude` (e.g. the test questions)."""
-    rng = random.Random(seed)
-    seen = set(exclude or ())
-    out: list[Problem] = []
-    while len(out) < n:
-        p = make_math_problem(rng, f"{prefix}-{len(out):05d}", cfg)
-        if p.question in seen:
-            continue
-        seen.add(p.question)
-        out.append(p)
-    return out
+    return distinct_problems(lambda rng, pid: make_math_problem(rng, pid, cfg), n, seed, prefix, exclude)

@@ -14,7 +14,9 @@ interleaved (TRL, ours, TRL, ours, ...) so machine load hits both alike; we repo
   (TRL: argmax accuracy at its label positions; ours: P(correct) >= 0.5 at ours). The two read
   positions differ when a tokenizer merges across steps: TRL tokenizes steps one by one.
 Ratios are ours / TRL (> 1 = ours faster / more accurate). TRL's PRMConfig turns gradient
-checkpointing on by default; it is turned off here so both sides run the same computation.
+checkpointing and bf16 autocast on by default; both are off in the main rows so both sides run the
+same float32 computation. One extra TRL run with its bf16 default is reported apart: on a CPU
+without bf16 matrix units, bf16 autocast is what a TRL user gets, and it is much slower.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def make_data(work: Path, n_train: int, n_eval: int):
     return recs[:n_train], recs[n_train:]
 
 
-def run_trl(work: Path, train, ev, a, k: int) -> dict:
+def run_trl(work: Path, train, ev, a, k: int, *, bf16: bool = False) -> dict:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -72,7 +74,9 @@ def run_trl(work: Path, train, ev, a, k: int) -> dict:
                      per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=32, seed=0,
                      logging_steps=5, save_strategy="no", report_to="none", step_separator="\n\n",
                      max_length=1024, use_cpu=True, dataloader_pin_memory=False, disable_tqdm=True,
-                     gradient_checkpointing=False)   # PRMConfig defaults to True; ours runs without
+                     gradient_checkpointing=False,   # PRMConfig defaults to True; ours runs without
+                     bf16=bf16)   # PRMConfig defaults to True: bf16 autocast, which on a CPU without bf16
+                                  # matrix units is far slower than float32; ours trains in float32
     tr = PRMTrainer(model=model, args=args, processing_class=tok,
                     train_dataset=Dataset.from_list(train), eval_dataset=Dataset.from_list(ev))
     res = tr.train()
@@ -125,6 +129,10 @@ def main() -> int:
             runs[side].append({**res, "wall_s": time.perf_counter() - t0})
         print(f"repeat {k}: trl {runs['trl'][-1]} | ours {runs['ours'][-1]} ({time.time() - t:.0f}s)", flush=True)
 
+    t0 = time.perf_counter()
+    trl_defaults = run_trl(work, train, ev, a, a.repeats, bf16=True)   # once: TRL as a user gets it
+    trl_defaults["wall_s"] = time.perf_counter() - t0
+    print(f"TRL with its default bf16=True: {trl_defaults}", flush=True)
     med = {side: {m: statistics.median(r[m] for r in rs) for m in rs[0]} for side, rs in runs.items()}
     for m in ("samples_per_s", "final_loss", "step_accuracy"):
         print(f"{m:<16} TRL {med['trl'][m]:.4f}  ours {med['ours'][m]:.4f}")
@@ -149,9 +157,16 @@ def main() -> int:
             Row("final training loss (mean of last 3 logs)", med["ours"]["final_loss"], med["trl"]["final_loss"], "",
                 "lower"),
             Row("held-out step accuracy", med["ours"]["step_accuracy"], med["trl"]["step_accuracy"], "", "higher"),
-            *bound_rows(med["ours"]["train_runtime"], med["trl"]["train_runtime"], flops, gflops)]
+            *bound_rows(med["ours"]["train_runtime"], med["trl"]["train_runtime"], flops, gflops),
+            Row("train samples/s, TRL with its default bf16=True (1 run)", med["ours"]["samples_per_s"],
+                trl_defaults["samples_per_s"], "samples/s", "higher"),
+            Row("held-out step accuracy, TRL with its default bf16=True (1 run)", med["ours"]["step_accuracy"],
+                trl_defaults["step_accuracy"], "", "higher")]
     report("training", "PRM training: prm-toolkit trainer vs TRL 1.13 PRMTrainer", rows, theirs="TRL PRMTrainer",
-           notes=[f"data: {a.n_train} train / {a.n_eval} eval records of 2-8 steps, batch {a.batch_size}, "
+           notes=["the main rows run the same computation on both sides: float32, no gradient checkpointing "
+                  "(TRL's PRMConfig defaults to bf16=True and gradient_checkpointing=True; the last two rows run TRL "
+                  "with its bf16 default, which on a CPU without bf16 matrix units is much slower)",
+                  f"data: {a.n_train} train / {a.n_eval} eval records of 2-8 steps, batch {a.batch_size}, "
                   f"{a.epochs} epochs, lr {a.lr}; median of {a.repeats} interleaved runs",
                   f"model: tiny Llama built offline, {transformer_params(work / 'lm')['non_embedding'] / 1e6:.2f}M "
                   f"non-embedding parameters; {sum(lens)} tokens per epoch, mean {sum(lens) / len(lens):.0f} per sample",

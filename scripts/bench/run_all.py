@@ -2,7 +2,7 @@
 
     python scripts/bench/run_all.py                 # all of them (what `make bench` runs)
     python scripts/bench/run_all.py --quick         # pass --quick to the scripts that accept it
-    python scripts/bench/run_all.py --only growth demo --timeout 1800
+    python scripts/bench/run_all.py --only growth demo --timeout 1800   # rerun two; keep the others' sections
     python scripts/bench/run_all.py --list
 
 Each `bench_*.py` runs in its own process (a crash or a hang in one does not stop the others; a
@@ -86,6 +86,24 @@ def run_one(name: str, script: Path, *, quick: bool, timeout: float, extra: list
             "wall_s": wall, "output": output or "", "results": new_results(before)}
 
 
+LAST_RUN = RESULTS / "last_run.json"
+
+
+def load_runs() -> list[dict]:
+    """The runs behind the current report (what `--only` keeps for the benchmarks it does not rerun)."""
+    try:
+        return json.loads(LAST_RUN.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+
+
+def save_runs(runs: list[dict]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tmp = LAST_RUN.with_suffix(".tmp")
+    tmp.write_text(json.dumps(runs, default=str), encoding="utf-8")
+    tmp.replace(LAST_RUN)
+
+
 def _rows(payload: dict) -> list[Row]:
     keys = ("metric", "ours", "theirs", "unit", "better", "note")
     return [Row(**{k: r.get(k) for k in keys if k in r}) for r in payload.get("rows", [])]
@@ -101,12 +119,14 @@ def render(runs: list[dict], header: dict, missing: list[str], quick: bool) -> s
              "```", format_header(header), "```", "",
              "| benchmark | status | wall (s) | what |", "|---|---|---:|---|"]
     for r in runs:
-        lines.append(f"| [{r['name']}](#{r['name'].replace('_', '-')}) | {r['status']} | {r['wall_s']:.1f} | "
+        status = r["status"] + (" (earlier run)" if r.get("earlier") else "")
+        lines.append(f"| [{r['name']}](#{r['name'].replace('_', '-')}) | {status} | {r['wall_s']:.1f} | "
                      f"{EXPECTED.get(r['name'], '')} |")
     for m in missing:
         lines.append(f"| {m} | not present (no scripts/bench/bench_{m}.py) | - | {EXPECTED[m]} |")
     for r in runs:
-        lines += ["", f"## {r['name']}", "", f"`{r['command']}` — {r['status']}, {r['wall_s']:.1f} s", ""]
+        when = f" (kept from an earlier run, {r.get('header', {}).get('date_utc', '?')} UTC)" if r.get("earlier") else ""
+        lines += ["", f"## {r['name']}", "", f"`{r['command']}` — {r['status']}, {r['wall_s']:.1f} s{when}", ""]
         for res in r["results"]:
             h = res.get("header") or {}
             lines += [f"### {res.get('title', r['name'])}", "",
@@ -152,16 +172,27 @@ def main() -> int:
     missing = [n for n in EXPECTED if n not in scripts and args.only is None]
 
     header = machine_header()
+    # --only reruns some benchmarks: the others keep their last run's section (marked with its date),
+    # so one slow benchmark can be redone without redoing all
+    kept = {} if args.only is None else {r["name"]: r for r in load_runs() if r["name"] in scripts}
     runs = []
+
+    def write():
+        order = [n for n in scripts if n in chosen or n in kept]
+        done = {r["name"]: r for r in runs}
+        merged = [done.get(n) or {**kept[n], "earlier": True} for n in order if n in done or n in kept]
+        Path(args.out).write_text(render(merged, header, missing, args.quick), encoding="utf-8")
+        save_runs([{k: v for k, v in r.items() if k != "earlier"} for r in merged])
+
     for i, name in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {name} ...", flush=True)
         r = run_one(name, scripts[name], quick=args.quick, timeout=args.timeout, extra=[])
+        r["header"] = machine_header()
         print(f"    {r['status']} in {r['wall_s']:.1f} s, {len(r['results'])} result(s)", flush=True)
         runs.append(r)
-        # rewrite the report after every script, so a long run interrupted late still leaves one
-        Path(args.out).write_text(render(runs, header, missing, args.quick), encoding="utf-8")
+        write()  # after every script, so a long run interrupted late still leaves a report
     if not chosen:
-        Path(args.out).write_text(render(runs, header, missing, args.quick), encoding="utf-8")
+        write()
     print(f"wrote {args.out}")
     if missing:
         print("missing benchmark scripts: " + ", ".join(f"bench_{m}.py" for m in missing))

@@ -162,7 +162,20 @@ def _last_of_chain(s: str) -> str:
     parts = _TOP_EQ_RE.split(s)
     if len(parts) > 2:
         return parts[0].strip() + " = " + parts[-1].strip() if len(parts[0].strip()) <= 2 else parts[-1].strip()
+    if len(parts) == 2 and parts[1].strip() and _is_numeric_expr(parts[0]):
+        # `39 + 56 = 95` states 95 (as a longer chain states its last member); an equation with an
+        # unknown on the left (`y = 2x + 3`, `2x = 6`) stays an equation for the grader
+        return parts[1].strip()
     return s.strip()
+
+
+_NUMERIC_TEX_RE = re.compile(r"\\(?:[dt]?frac|cdot|times|div|sqrt|left|right)")
+
+
+def _is_numeric_expr(s: str) -> bool:
+    """Digits and operators only (TeX fractions, roots and products allowed), at least one digit."""
+    bare = _NUMERIC_TEX_RE.sub("", s)
+    return bool(re.search(r"\d", bare)) and re.fullmatch(r"[\d\s.+\-*/^(){}\[\]×÷·]+", bare) is not None
 
 
 def text_key(s: str) -> str:

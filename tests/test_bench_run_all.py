@@ -1,0 +1,44 @@
+"""scripts/bench/run_all.py: the report keeps every benchmark, and `--only` reruns some and keeps the rest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bench"))
+
+import run_all  # noqa: E402
+
+
+def fake_run(outputs: dict):
+    def run_one(name, script, *, quick, timeout, extra):
+        status, value = outputs[name]
+        res = {"title": f"{name} title", "ours": "A", "theirs": "B", "header": {"date_utc": "D"},
+               "rows": [{"metric": "speed", "ours": value, "theirs": 1.0, "unit": "x", "better": "higher"}], "notes": []}
+        return {"name": name, "command": f"bench_{name}.py", "status": status, "wall_s": 1.0, "output": "out",
+                "results": [res] if status == "ok" else []}
+    return run_one
+
+
+def test_only_reruns_some_and_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_all, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run_all, "LAST_RUN", tmp_path / "results" / "last_run.json")
+    monkeypatch.setattr(run_all, "discover", lambda: {"alpha": Path("bench_alpha.py"), "beta": Path("bench_beta.py")})
+    out = tmp_path / "B.md"
+
+    monkeypatch.setattr(run_all, "run_one", fake_run({"alpha": ("ok", 2.0), "beta": ("ok", 3.0)}))
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--out", str(out)])
+    assert run_all.main() == 0
+    first = out.read_text()
+    assert "| speed (x) | 2.000 | 1.000 | 2.00x |" in first and "| speed (x) | 3.000 | 1.000 | 3.00x |" in first
+
+    # rerun alpha only, and it fails: its failure is shown, beta's earlier result is kept and marked
+    monkeypatch.setattr(run_all, "run_one", fake_run({"alpha": ("failed (exit 1)", 0.0)}))
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--only", "alpha", "--out", str(out)])
+    assert run_all.main() == 1
+    second = out.read_text()
+    assert "| [alpha](#alpha) | failed (exit 1) |" in second
+    assert "| [beta](#beta) | ok (earlier run) |" in second
+    assert "| speed (x) | 3.000 | 1.000 | 3.00x |" in second          # beta kept
+    assert "| speed (x) | 2.000 | 1.000 | 2.00x |" not in second      # alpha's old success is not shown
+    assert "kept from an earlier run" in second
