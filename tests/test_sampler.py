@@ -215,3 +215,29 @@ def test_hf_no_hidden_top_k(hf_sampler, tiny_lm_dir):
         logits = model(torch.tensor([hf_sampler.tokenizer(PROMPT)["input_ids"]])).logits[0, -1]
     rank = {t: r for r, t in enumerate(logits.argsort(descending=True).tolist())}
     assert max(rank[c.token_ids[0]] for c in group) >= 50
+
+
+# ----------------------------------------------------------------------------- vLLM dtype on CPU (pure)
+@pytest.mark.parametrize("requested, on_cpu, bf16, expected", [
+    ("auto", True, False, "float32"),       # the trap: vLLM would run bfloat16 in software
+    ("auto", True, True, "auto"),           # a CPU with AVX512-BF16 / AMX: vLLM's own choice
+    ("auto", False, False, "auto"),         # a GPU: vLLM's own choice
+    ("bfloat16", True, False, "bfloat16"),  # an explicit dtype is never overridden
+    ("float16", False, True, "float16"),
+])
+def test_vllm_dtype_resolution(requested, on_cpu, bf16, expected):
+    from prm.sampler_vllm import resolve_dtype
+
+    assert resolve_dtype(requested, on_cpu=on_cpu, cpu_bf16=bf16) == expected
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("flags : fpu sse avx2 fma", False),
+    ("flags : fpu avx512f avx512_bf16 amx_tile", True),
+    ("flags : fpu amx_bf16 amx_tile", True),
+    ("flags : avx512_bf16x", False),        # whole words only
+])
+def test_cpu_bf16_flags(flags, expected):
+    from prm.sampler_vllm import cpu_has_bf16
+
+    assert cpu_has_bf16(flags) is expected

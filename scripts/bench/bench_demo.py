@@ -81,9 +81,28 @@ def run_demo(quick: bool, out_dir: Path, args) -> dict:
         for stage, secs in (d.get("timings") or {}).items():
             if isinstance(secs, (int, float)):
                 stages[f"{domain}: {stage}"] = float(secs)
-    return {"wall_s": wall, "stages": stages, "peak_tree_mb": mem.get("peak_mb"),
+    return {"wall_s": wall, "stages": stages, "peak_tree_mb": mem.get("peak_mb"), "found": found(out_dir),
             "backend": manifest.get("backend"), "total_seconds": manifest.get("total_seconds"),
             "command": " ".join(["prm"] + cmd[3:])}
+
+
+def found(out_dir: Path) -> dict:
+    """What the demo concluded, from its results.json: per domain, accuracy of every best-of-N method at
+    the largest N, and of beam search (docs/results_schema.md)."""
+    try:
+        res = json.loads((out_dir / "results.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    out = {}
+    for domain, d in (res.get("domains") or {}).items():
+        bon = d.get("bon") or {}
+        ns = bon.get("ns") or [None]
+        row = {"n": ns[-1], "problems": bon.get("n_problems")}
+        row.update({m: v["mean"][-1] for m, v in (bon.get("methods") or {}).items() if v.get("mean")})
+        if (d.get("beam") or {}).get("accuracy") is not None:
+            row["beam"] = d["beam"]["accuracy"]
+        out[domain] = row
+    return out
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -93,7 +112,8 @@ def summarize(runs: list[dict]) -> dict:
     return {"wall_s": median([r["wall_s"] for r in runs]),
             "peak_tree_mb": median([r["peak_tree_mb"] or 0 for r in runs]),
             "stages": {k: median([r["stages"][k] for r in runs]) for k in order},
-            "backend": runs[0]["backend"], "command": runs[0]["command"], "repeats": len(runs)}
+            "backend": runs[0]["backend"], "command": runs[0]["command"], "repeats": len(runs),
+            "found": runs[0]["found"]}
 
 
 def main() -> int:
@@ -133,6 +153,11 @@ def main() -> int:
              f"sampler backend: {quick['backend']}; median of {args.repeats} run(s) per preset",
              f"largest single child process (getrusage): {largest_child:.0f} MiB",
              "stage times come from the demo's manifest.json; the total is the command's wall time"]
+    for name, res_ in (("default", default), ("--quick", quick)):
+        for domain, row in ((res_ or {}).get("found") or {}).items():
+            accs = ", ".join(f"{m} {100 * v:.0f}%" for m, v in row.items() if m not in ("n", "problems"))
+            notes.append(f"what the {name} demo found ({domain}, {row.get('problems')} test problems, "
+                         f"best-of-{row.get('n')}; first run): {accs}")
     report("demo", "The demo: wall time per stage and peak memory (default preset vs --quick)", rows,
            ours="default", theirs="--quick", notes=notes, extra={"default": default, "quick": quick})
     return 0

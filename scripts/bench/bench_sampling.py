@@ -91,6 +91,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     vl = make_sampler(EngineConfig(model=model, backend="vllm", gpu_memory_utilization=0.3, max_model_len=512))
+    vllm_dtype = str(vl.llm.llm_engine.model_config.dtype).removeprefix("torch.")
     startup = time.perf_counter() - t0
     vl_runs = timed(vl, prompts, params_for, args.repeats)
     vl.close()
@@ -116,9 +117,9 @@ def main() -> int:
                   f"measured matmul rate {gflops:.1f} GFLOP/s (float32, torch.matmul 1024^3); a tiny model decodes "
                   "far from it (per-token overhead and memory traffic dominate), a large one comes closer",
                   "the two backends draw different samples, so token counts differ: compare rates",
-                  "dtype auto: vLLM's CPU backend runs a float32 checkpoint in bfloat16, transformers in float32; "
-                  f"torch's bfloat16 matmul rate here (512^3) is {matmul_gflops(512, dtype='bfloat16'):.1f} GFLOP/s (vLLM uses "
-                  "its own CPU kernels), so the float32 rate is the bound used for both"])
+                  f"dtype auto -> vLLM runs {vllm_dtype}, transformers float32 (on a CPU without bfloat16 "
+                  "instructions prm.sampler_vllm.resolve_dtype keeps vLLM in float32: vLLM's own auto would cast to "
+                  f"bfloat16, whose torch matmul rate here is {matmul_gflops(512, dtype='bfloat16'):.1f} GFLOP/s at 512^3)"])
     return 0
 
 
