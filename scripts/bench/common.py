@@ -97,7 +97,12 @@ def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              timeout=10)
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        if out.returncode != 0 or not out.stdout.strip():
+            return None
+        # uncommitted changes to tracked files: the numbers are not exactly those of the commit
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         return None
 
