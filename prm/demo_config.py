@@ -8,8 +8,9 @@ headline and the beam-search settings are declared here, not chosen from the out
 while OpenMP worker threads spin-wait and thrash when other processes share the cores (measured:
 one 30-token sample took 72 s with torch's default threads on a loaded 2-core machine, 0.9 s with 1).
 
-Budget on 2 CPU cores: the default finishes in about 10 minutes, `--quick` in about 2, most of it
-spent sampling (policy and MC rollouts) and training the two reward models.
+Budget on 2 idle CPU cores, policies cached (scripts/bench/bench_demo.py, BENCHMARKS.md): the
+default took 4 min 5 s and `--quick` 2 min 44 s for math and code, about 70 s of either being vLLM
+engine start-up; the rest is sampling (policy and MC rollouts) and training the two reward models.
 """
 
 from __future__ import annotations
