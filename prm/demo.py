@@ -146,7 +146,7 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
         from prm.policy import ensure_policy
 
         t0 = time.time()
-        path = ensure_policy(domain, cfg.cache_dir, quick=cfg.quick)
+        path = ensure_policy(domain, cfg.cache_dir, quick=cfg.quick_policy)
         man["policy"] = {"path": str(path), "sha256": hash_dir(path)}
         reused = time.time() - t0 < 5
         return path, ("reused from cache " if reused else "trained ") + str(path)

@@ -82,3 +82,12 @@ def test_segment_bad_field_leaves_no_partial_output(tmp_path):
     r = prm("segment", "--input", src, "--output", out)
     assert r.returncode == 2 and "sol.jsonl:2: field 'text'" in r.stderr
     assert not out.exists()
+
+
+def test_demo_quick_keeps_the_full_policies_unless_asked():
+    """--quick shrinks the stages; only --quick-policy swaps in the fast-trained (near-useless) policies."""
+    from prm.demo_config import preset
+
+    assert preset(True).quick and not preset(True).quick_policy
+    assert preset(True, quick_policy=True).quick_policy
+    assert not preset(False).quick_policy

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    rc = main(["demo", "--quick", "--out", str(out)])
+    # --quick-policy: the fast-trained policies keep this test's first-use cost low (it checks the
+    # pipeline, not the numbers)
+    rc = main(["demo", "--quick", "--quick-policy", "--out", str(out)])
     assert rc == 0
     return out
 
@@ -45,6 +47,7 @@ def test_results_are_complete_and_consistent(demo_out):
         assert all(v["mean"][-1] <= m["oracle"]["mean"][-1] + 1e-9 for v in m.values())
         assert d["beam"]["tokens_per_problem"] > 0
         assert man["domains"][domain]["policy"]["sha256"]
+        assert f"/{domain}-quick-" in man["domains"][domain]["policy"]["path"]   # --quick-policy was used
     assert "sympy" in res["domains"]["math"]["bon"]["methods"]
 
 
