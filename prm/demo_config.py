@@ -9,8 +9,9 @@ while OpenMP worker threads spin-wait and thrash when other processes share the 
 one 30-token sample took 72 s with torch's default threads on a loaded 2-core machine, 0.9 s with 1).
 
 Budget on 2 idle CPU cores, policies cached (scripts/bench/bench_demo.py, BENCHMARKS.md): the
-default took 4 min 5 s and `--quick` 2 min 44 s for math and code, about 70 s of either being vLLM
+default took 4 min 21 s and `--quick` 2 min 23 s for math and code, about 75 s of either being vLLM
 engine start-up; the rest is sampling (policy and MC rollouts) and training the two reward models.
+Training the two full tiny policies the first time adds about 5 minutes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The demo end to end: wall time per stage and peak memory, default preset vs --quick, one run.
 
-    python scripts/bench/bench_demo.py                  # both presets (default: ~10 min, quick: ~2 min)
+    python scripts/bench/bench_demo.py                  # both presets (~7 min on 2 cores with the policies cached)
     python scripts/bench/bench_demo.py --quick          # only the --quick preset
     python scripts/bench/bench_demo.py --repeats 3      # median of 3 runs per preset
     python scripts/bench/bench_demo.py --backend transformers --domains math
