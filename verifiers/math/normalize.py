@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from verifiers.math.arith import EXPR_KINDS, tokenize
+
 _UNICODE = {
     "\u2212": "-", "\u2013": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-",
     "×": r"\times ", "÷": r"\div ", "·": r"\cdot ", "√": r"\sqrt", "π": r"\pi ", "∞": r"\infty ",
@@ -169,13 +171,10 @@ def _last_of_chain(s: str) -> str:
     return s.strip()
 
 
-_NUMERIC_TEX_RE = re.compile(r"\\(?:[dt]?frac|cdot|times|div|sqrt|left|right)")
-
-
 def _is_numeric_expr(s: str) -> bool:
-    """Digits and operators only (TeX fractions, roots and products allowed), at least one digit."""
-    bare = _NUMERIC_TEX_RE.sub("", s)
-    return bool(re.search(r"\d", bare)) and re.fullmatch(r"[\d\s.+\-*/^(){}\[\]×÷·]+", bare) is not None
+    """Pure arithmetic with at least one number: the step checker's own tokenizer decides (arith.py)."""
+    toks = tokenize(s)
+    return any(t.kind == "NUM" for t in toks) and all(t.kind in EXPR_KINDS for t in toks)
 
 
 def text_key(s: str) -> str:
