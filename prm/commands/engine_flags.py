@@ -8,8 +8,9 @@ defaults, wherever a user meets them; `engine_config` turns the parsed flags int
 from __future__ import annotations
 
 
-def add_engine_flags(group, *, backend_help: str = "auto: vLLM when importable, else transformers") -> None:
-    group.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto", help=backend_help)
+def add_engine_flags(group) -> None:
+    group.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto",
+                       help="auto: vLLM when importable, else transformers")
     group.add_argument("--dtype", default="auto", help="model dtype for the engine (auto: the model's own)")
     group.add_argument("--gpu-memory-utilization", type=float, default=0.3,
                        help="vLLM: share of GPU memory (on the CPU backend: of RAM) to reserve for weights + KV "
