@@ -1,7 +1,7 @@
 """Run the whole pipeline on the embedded default tasks, for math and for code, and write a report.
 
   prm demo                      # default size: about 4 minutes on 2 CPU cores (+5 min once, to train the policies)
-  prm demo --quick              # about 3 minutes: fewer problems, samples and training steps
+  prm demo --quick              # about 2.5 minutes: fewer problems, samples and training steps
   prm demo --quick --quick-policy   # smoke test: also the fast-trained tiny policies (their curves are noise)
   prm demo --out runs/mydemo --domains math
 
@@ -23,7 +23,7 @@ from prm.errors import UserError
 
 def add_arguments(p):
     g = p.add_argument_group("what to run")
-    g.add_argument("--quick", action="store_true", help="the small preset (~3 minutes once the policies are cached)")
+    g.add_argument("--quick", action="store_true", help="the small preset (~2.5 minutes once the policies are cached)")
     g.add_argument("--quick-policy", action="store_true",
                    help="use the fast-trained tiny policies (~1 min each to train, but right on only ~2-3%% of "
                         "problems): a smoke test of the pipeline, not a result")
