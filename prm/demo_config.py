@@ -45,6 +45,9 @@ class DemoConfig:
     rm_max_steps: int = 120                     # optimizer steps per reward model
     rm_batch_size: int = 16
     rm_learning_rate: float = 1e-3
+    # the PRM's step aggregation for the headline comparison, plots and quality rows; read once by
+    # prm/demo.py and passed on (other aggregations are reported, never promoted after the fact)
+    headline_aggregation: str = "min"
     # the evaluation pool: held-out test problems, N samples each
     n_test_problems: int = 40
     n_pool: int = 16
@@ -56,6 +59,45 @@ class DemoConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    # -- the stage settings this config implies (each read in one place)
+    def label_methods(self, domain: str) -> tuple[str, ...]:
+        """MC rollouts for every domain; direct sympy labels too where the domain has a step checker."""
+        from prm.labeling import methods_for
+
+        return ("mc", "direct") if "direct" in methods_for(domain) else ("mc",)
+
+    def prm_label_source(self, domain: str) -> str:
+        return self.prm_labels if self.prm_labels in self.label_methods(domain) else "mc"
+
+    def rollout(self):
+        from prm.labeling.rollouts import RolloutConfig
+
+        # seed=None: see prm/search/beam.py BeamConfig.seed
+        return RolloutConfig(k=self.mc_k, temperature=self.temperature, max_tokens=self.max_tokens, seed=None)
+
+    def train_pool(self):
+        from prm.search.best_of_n import BestOfNConfig
+
+        return BestOfNConfig(n=self.n_train_samples, temperature=self.temperature, max_tokens=self.max_tokens)
+
+    def test_pool(self):
+        from prm.search.best_of_n import BestOfNConfig
+
+        return BestOfNConfig(n=self.n_pool, temperature=self.temperature, max_tokens=self.max_tokens)
+
+    def train_config(self, objective: str, model: str, train_file, output_dir, sep: str):
+        from prm.train import TrainConfig
+
+        return TrainConfig(model=model, train_file=str(train_file), output_dir=str(output_dir), objective=objective,
+                           sep=sep, max_steps=self.rm_max_steps, per_device_train_batch_size=self.rm_batch_size,
+                           learning_rate=self.rm_learning_rate, seed=self.seed, resume=False, save_steps=10 ** 6,
+                           logging_steps=10)
+
+    def setup(self, domain: str) -> dict:
+        return {"train problems": self.n_train_problems, "samples each": self.n_train_samples, "MC rollouts": self.mc_k,
+                "PRM labels": self.prm_label_source(domain), "test problems": self.n_test_problems,
+                "pool N": self.n_pool, "temperature": self.temperature}
 
 
 QUICK = dict(quick=True, n_train_problems=16, n_train_samples=4, mc_k=2, rm_max_steps=30,

@@ -36,8 +36,6 @@ Choices worth knowing:
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -45,6 +43,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from prm.errors import RecordError, UserError
+from prm.formats import processbench
+from prm.formats.files import iter_rows
 from prm.records import Problem, ReadStats, StepwiseRecord, convert_rows
 
 MATH_SEP = "\n\n"
@@ -214,11 +214,9 @@ def conv_mbpp(row: dict, i: int, split: str, where: str = "") -> dict:
 
 def conv_processbench(row: dict, i: int, split: str, where: str = "") -> dict:
     """One source of truth for the ProcessBench convention: the format adapter in prm.formats."""
-    from prm.formats.processbench import from_row
-
     if row.get("id") is None:  # hub rows always carry one; keep ids positional otherwise
         row = {**row, "id": f"processbench/{split}/{i}"}
-    (rec,) = from_row(row, where)
+    (rec,) = processbench.from_row(row, where)
     return rec.to_dict()
 
 
@@ -268,46 +266,8 @@ def spec(name: str) -> DatasetSpec:
 
 
 # ----------------------------------------------------------------------------- reading rows
-def iter_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
-    """Yield (where, row) from a local file; `where` is 'file:line' (JSONL) or 'file:[index]' (JSON)."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"no such file: {path}")
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq  # comes with `datasets`
-
-        for i, row in enumerate(pq.read_table(path).to_pylist()):
-            yield f"{path}:[{i}]", row
-        return
-    opener = gzip.open if name.endswith(".gz") else open
-    stem = name[:-3] if name.endswith(".gz") else name
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            if stem.endswith(".json"):
-                try:
-                    data = json.load(fh)
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
-                if isinstance(data, dict) and isinstance(data.get("data"), list):
-                    data = data["data"]
-                if isinstance(data, dict):  # one MATH problem per .json file
-                    data = [data]
-                if not isinstance(data, list):
-                    raise UserError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
-                for i, row in enumerate(data):
-                    yield f"{path}:[{i}]", row
-                return
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield f"{path}:{lineno}", json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield f"{path}:{lineno}", RecordError(f"invalid JSON ({e.msg} at column {e.colno})",
-                                                          where=f"{path}:{lineno}")
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
-        raise UserError(f"{path}: cannot read ({type(e).__name__}: {e})") from None
+# `iter_rows` (local files) lives in prm.formats.files, below both this module and the format
+# adapters; it is re-exported here, where it was first defined.
 
 
 def _iter_hub(name: str, hub: str | None, config: str | None, split: str | None, revision: str | None

@@ -3,7 +3,7 @@
 `ensure_policy("math")` returns a normal HF model directory (transformers and vLLM both load it),
 training it on first use and reusing it afterwards. Prompts for it come from
 `prm.sampler.build_prompt(model_dir, question)` (the plain format: the model has no chat template);
-completions are the reference steps joined by `DEFAULT_SEP[domain]`, then EOS.
+completions are the reference solutions (math: the steps joined by the domain separator), then EOS.
 
 How it departs from a real policy, and why:
 - the tokenizer splits every digit into its own token (`TinyConfig.individual_digits`), so a model
@@ -41,10 +41,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from prm.errors import UserError
-from prm.steps import DEFAULT_SEP
+from prm.domains import DOMAINS
 
 POLICY_VERSION = "2"  # 2: newlines are their own tokens (prefix continuations match training)
-DOMAINS = ("math", "code")
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,8 @@ def training_pairs(cfg: PolicyConfig) -> tuple[tuple[str, str], ...]:
     """(question, completion) pairs: the reference solutions of the train stream."""
     from prm.tasks import training_problems
 
-    sep = DEFAULT_SEP[cfg.domain]
-    pairs = []
-    for p in training_problems(cfg.domain, cfg.n_problems):
-        ref = p.metadata["reference"]
-        # math references are stored joined with the math separator already; code is one program
-        pairs.append((p.question, ref if cfg.domain == "code" else sep.join(p.metadata["steps"])))
-    return tuple(pairs)
+    # math references are stored as the steps joined with the math separator; code is one program
+    return tuple((p.question, p.metadata["reference"]) for p in training_problems(cfg.domain, cfg.n_problems))
 
 
 def cache_key(cfg: PolicyConfig, pairs) -> str:
@@ -210,7 +204,7 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
         "domain": cfg.domain, "key": key, "policy_version": POLICY_VERSION, "config": asdict(cfg),
         "n_params": sum(p.numel() for p in model.parameters()), "train_seconds": round(time.time() - t0, 1),
         "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4), "threads": cfg.threads,
-        "torch": torch.__version__, "sep": DEFAULT_SEP[cfg.domain],
+        "torch": torch.__version__, "sep": DOMAINS[cfg.domain].sep,
     }
     (out / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -275,17 +269,11 @@ def evaluate_policy(model_dir: str | Path, domain: str, *, n_problems: int = 50,
     finally:
         if own:
             sampler.close()
-    if domain == "math":
-        from verifiers.math import grade
+    from prm.domains import judge_many
 
-        ok = [[grade(c.text, p.answer).correct is True for c in group] for p, group in zip(problems, outs)]
-    else:
-        from verifiers.code import run_many
-
-        jobs = [{"program": c.text, "tests": p.tests, "entry_point": p.entry_point, "setup": p.setup, "timeout": 5.0}
-                for p, group in zip(problems, outs) for c in group]
-        flat = [r.passed for r in run_many(jobs, progress=False)]
-        ok = [flat[i * n:(i + 1) * n] for i in range(len(problems))]
+    verdicts = judge_many([(p, c.text) for p, group in zip(problems, outs) for c in group])
+    flat = [v.correct is True for v in verdicts]
+    ok = [flat[i * n:(i + 1) * n] for i in range(len(problems))]
     rates = [sum(row) / n for row in ok]
     hist = {f"{k}/{n}": sum(1 for row in ok if sum(row) == k) for k in range(n + 1)}
     examples = [{"question": p.question, "reference": p.metadata.get("reference"), "text": c.text}
@@ -296,3 +284,17 @@ def evaluate_policy(model_dir: str | Path, domain: str, *, n_problems: int = 50,
             "solve_rate_histogram": hist, "never_solved": sum(r == 0 for r in rates),
             "always_solved": sum(r == 1 for r in rates), "tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
             "examples": examples}
+
+
+def resolve_policy(domain: str, given: str | None = None, cache_dir: str | Path | None = None, *,
+                   quick: bool = False) -> tuple[Path, str, bool]:
+    """(model dir, what happened, whether it was given): `given` when set (it must hold a config.json),
+    else the embedded tiny policy for `domain`, trained on first use and reused from the cache after."""
+    if given:
+        path = Path(given)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"--{domain}-policy {given}: no config.json there")
+        return path, f"given: {path}", True
+    t0 = time.time()
+    path = ensure_policy(domain, cache_dir, quick=quick)
+    return path, ("reused from cache " if time.time() - t0 < 5 else "trained ") + str(path), False

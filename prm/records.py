@@ -14,8 +14,12 @@ Files are plain JSONL so `datasets.load_dataset("json", data_files=...)` reads t
 loader. Arrow wants one type per column, so a file should use one label type (bool or float)
 throughout; `None` mixes with either.
 
-Reading: a malformed line raises `RecordError` naming file, line and field. With `skip_bad=True`
-bad lines are skipped and counted in a `ReadStats` instead (the caller reports the count).
+Reading: `iter_jsonl` is the one JSONL reader of the toolkit. A malformed line raises `RecordError`
+naming file, line and field; with `errors="skip"` (`skip_bad=True` in every other reader) bad lines
+are skipped and counted in a `ReadStats` instead (the caller reports the count); with
+`errors="yield"` each bad line's RecordError comes back in its place. `convert_rows` is the one
+skip-bad policy for turning rows into records; `need`, `str_list` and `label_value` are the field
+checks every record and format adapter uses.
 
 Writing: `write_jsonl_atomic` writes a temp file and renames it over the target, so a crash leaves
 either the old file or the complete new one. `JsonlAppender` appends one record per line and
@@ -25,6 +29,7 @@ half-written record as complete.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -35,12 +40,16 @@ from typing import Any, Callable, Iterable, Iterator
 
 from prm.errors import RecordError
 
-DOMAINS = ("math", "code")
+DOMAINS = ("math", "code")  # the names of prm.domains.DOMAINS (records sits below it; a test keeps them equal)
 TEST_FORMATS = ("humaneval", "mbpp", "stdio")
 
 
 # ----------------------------------------------------------------------------- field checks
-def _need(d: dict, name: str, types: type | tuple, where: str, *, optional: bool = False):
+def need(d: dict, name: str, types: type | tuple, where: str, *, optional: bool = False):
+    """d[name], which must be present and not null (or `optional`: then None) and of `types`.
+    Raises RecordError naming `where` and the field; a `d` that is not a dict is refused too."""
+    if not isinstance(d, dict):
+        raise RecordError(f"expected a JSON object, got {type(d).__name__}", where=where)
     if name not in d or d[name] is None:
         if optional:
             return None
@@ -59,15 +68,17 @@ def _tname(types) -> str:
     return " or ".join(t.__name__ for t in types)
 
 
-def _str_list(d: dict, name: str, where: str) -> list[str]:
-    value = _need(d, name, list, where)
+def str_list(d: dict, name: str, where: str) -> list[str]:
+    """d[name] as a list of strings (see `need`)."""
+    value = need(d, name, list, where)
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise RecordError(f"item {i} is {type(item).__name__}, expected str", where=where, field=name)
     return value
 
 
-def _label(value: Any, i: int, where: str) -> bool | float | None:
+def label_value(value: Any, i: int, where: str) -> bool | float | None:
+    """Item `i` of a `labels` list: bool, a number in [0, 1] (0 and 1 as ints become bool), or None."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -77,6 +88,37 @@ def _label(value: Any, i: int, where: str) -> bool | float | None:
             raise RecordError(f"item {i} is {value!r}, outside [0, 1]", where=where, field="labels")
         return v if isinstance(value, float) else bool(value) if value in (0, 1) else v
     raise RecordError(f"item {i} is {type(value).__name__}, expected bool, float or null", where=where, field="labels")
+
+
+# ----------------------------------------------------------------------------- a problem's gold, per domain
+def _math_gold(p: "Problem", d: dict, where: str) -> None:
+    p.answer = str(need(d, "answer", (str, int, float), where))
+
+
+def _code_gold(p: "Problem", d: dict, where: str) -> None:
+    fmt = need(d, "test_format", str, where)
+    if fmt not in TEST_FORMATS:
+        raise RecordError(f"must be one of {TEST_FORMATS}, got {fmt!r}", where=where, field="test_format")
+    p.test_format = fmt
+    if fmt == "humaneval":
+        p.tests = need(d, "tests", str, where)
+        p.entry_point = need(d, "entry_point", str, where)
+    elif fmt == "mbpp":
+        p.tests = str_list(d, "tests", where)
+        p.entry_point = need(d, "entry_point", str, where, optional=True)
+    else:
+        tests = need(d, "tests", list, where)
+        for i, t in enumerate(tests):
+            if not (isinstance(t, dict) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)):
+                raise RecordError(f"item {i} must be {{'input': str, 'output': str}}", where=where, field="tests")
+        p.tests = tests
+    p.setup = need(d, "setup", str, where, optional=True)
+    if not p.tests:
+        raise RecordError("a code problem needs at least one test", where=where, field="tests")
+
+
+# What each domain's problems must carry to be judged (the keys are prm.domains.DOMAINS' keys: a test checks it)
+_GOLD_FIELDS = {"math": _math_gold, "code": _code_gold}
 
 
 # ----------------------------------------------------------------------------- records
@@ -102,36 +144,14 @@ class Problem:
     def from_dict(cls, d: dict, where: str = "") -> "Problem":
         if not isinstance(d, dict):
             raise RecordError(f"expected a JSON object, got {type(d).__name__}", where=where)
-        pid = _need(d, "id", (str, int), where)
-        domain = _need(d, "domain", str, where)
+        pid = need(d, "id", (str, int), where)
+        domain = need(d, "domain", str, where)
         if domain not in DOMAINS:
             raise RecordError(f"must be one of {DOMAINS}, got {domain!r}", where=where, field="domain")
-        question = _need(d, "question", str, where)
+        question = need(d, "question", str, where)
         p = cls(id=str(pid), domain=domain, question=question,
-                metadata=_need(d, "metadata", dict, where, optional=True) or {})
-        if domain == "math":
-            ans = _need(d, "answer", (str, int, float), where)
-            p.answer = str(ans)
-        else:
-            fmt = _need(d, "test_format", str, where)
-            if fmt not in TEST_FORMATS:
-                raise RecordError(f"must be one of {TEST_FORMATS}, got {fmt!r}", where=where, field="test_format")
-            p.test_format = fmt
-            if fmt == "humaneval":
-                p.tests = _need(d, "tests", str, where)
-                p.entry_point = _need(d, "entry_point", str, where)
-            elif fmt == "mbpp":
-                p.tests = _str_list(d, "tests", where)
-                p.entry_point = _need(d, "entry_point", str, where, optional=True)
-            else:
-                tests = _need(d, "tests", list, where)
-                for i, t in enumerate(tests):
-                    if not (isinstance(t, dict) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)):
-                        raise RecordError(f"item {i} must be {{'input': str, 'output': str}}", where=where, field="tests")
-                p.tests = tests
-            p.setup = _need(d, "setup", str, where, optional=True)
-            if not p.tests:
-                raise RecordError("a code problem needs at least one test", where=where, field="tests")
+                metadata=need(d, "metadata", dict, where, optional=True) or {})
+        _GOLD_FIELDS[domain](p, d, where)
         return p
 
     def to_dict(self) -> dict:
@@ -155,12 +175,12 @@ class Sample:
         if not isinstance(d, dict):
             raise RecordError(f"expected a JSON object, got {type(d).__name__}", where=where)
         return cls(
-            problem_id=str(_need(d, "problem_id", (str, int), where)),
-            text=_need(d, "text", str, where),
-            steps=_str_list(d, "steps", where),
-            answer=_need(d, "answer", str, where, optional=True),
-            source=_need(d, "source", dict, where, optional=True) or {},
-            metadata=_need(d, "metadata", dict, where, optional=True) or {},
+            problem_id=str(need(d, "problem_id", (str, int), where)),
+            text=need(d, "text", str, where),
+            steps=str_list(d, "steps", where),
+            answer=need(d, "answer", str, where, optional=True),
+            source=need(d, "source", dict, where, optional=True) or {},
+            metadata=need(d, "metadata", dict, where, optional=True) or {},
         )
 
     def to_dict(self) -> dict:
@@ -181,10 +201,10 @@ class StepwiseRecord:
     def from_dict(cls, d: dict, where: str = "") -> "StepwiseRecord":
         if not isinstance(d, dict):
             raise RecordError(f"expected a JSON object, got {type(d).__name__}", where=where)
-        prompt = _need(d, "prompt", str, where)
-        completions = _str_list(d, "completions", where)
-        raw = _need(d, "labels", list, where)
-        labels = [_label(v, i, where) for i, v in enumerate(raw)]
+        prompt = need(d, "prompt", str, where)
+        completions = str_list(d, "completions", where)
+        raw = need(d, "labels", list, where)
+        labels = [label_value(v, i, where) for i, v in enumerate(raw)]
         if len(labels) != len(completions):
             raise RecordError(f"has {len(labels)} labels for {len(completions)} completions",
                               where=where, field="labels")
@@ -195,14 +215,138 @@ class StepwiseRecord:
         return {"prompt": self.prompt, "completions": list(self.completions), "labels": list(self.labels), **self.extra}
 
 
-KINDS = {"problem": Problem, "sample": Sample, "stepwise": StepwiseRecord}
+def _score_value(v, where: str, rm: str):
+    bad = RecordError(f"score for {rm!r} must be a number or a list of numbers", where=where, field="scores")
+    items = v if isinstance(v, list) else [v]
+    for x in items:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
+            raise bad
+    if isinstance(v, list) and not v:
+        raise RecordError(f"empty step-score list for {rm!r}", where=where, field="scores")
+
+
+_POOL_FIELDS = ("problem_id", "correct", "scores", "answer", "group", "domain", "steps", "step_verdicts",
+                "completion_tokens")
+
+
+@dataclass
+class PoolRecord:
+    """One sample of a scored pool: what `prm search` writes and `prm eval bon --pool` reads.
+
+        {"problem_id": "p1",            # required: samples of one problem form its pool
+         "correct": true,               # required: the verifier's judgement of the whole solution
+         "scores": {"prm": [0.9, 0.4],  # required: one entry per reward model; a list = step scores
+                    "orm": 0.7},        #   (PRM, aggregated by min/prod/last/mean), a number = outcome
+         "answer": "1/2",               # optional: extracted answer, grouped by verifier equivalence
+         "group": "PPF",                # optional: a ready group key (code: behaviour on the tests);
+                                        #   wins over `answer`
+         "domain": "math",              # optional: "math" (default) or "code"
+         "steps": ["...", "..."],       # optional: for length/step-count diagnostics and sympy checks
+         "step_verdicts": [true, null, false],  # optional: the domain's step checker, per step
+         "completion_tokens": 812,      # optional: generated tokens, for compute-matched comparisons
+         "sample_id": 3, "text": "..."} # optional; everything else passes through untouched (`extra`)
+
+    Optional fields that are None are not written. Every sample of a problem must carry the same
+    reward models (checked when pools are built, `prm.eval.pool.build_pools`).
+    """
+
+    problem_id: str
+    correct: bool
+    scores: dict = field(default_factory=dict)
+    answer: str | None = None
+    group: str | None = None
+    domain: str = "math"
+    steps: list[str] | None = None
+    step_verdicts: list | None = None
+    completion_tokens: int | None = None
+    extra: dict = field(default_factory=dict)
+    where: str = ""
+
+    @property
+    def length(self) -> int:
+        return len("".join(self.steps)) if self.steps is not None else 0
+
+    @classmethod
+    def from_dict(cls, obj: dict, where: str = "") -> "PoolRecord":
+        if not isinstance(obj, dict):
+            raise RecordError(f"expected a JSON object, got {type(obj).__name__}", where=where)
+        for name in ("problem_id", "correct", "scores"):
+            if name not in obj:
+                raise RecordError("missing required field", where=where, field=name)
+        if not isinstance(obj["correct"], bool):
+            raise RecordError(f"expected true/false, got {obj['correct']!r}", where=where, field="correct")
+        scores = obj["scores"]
+        if not isinstance(scores, dict):
+            raise RecordError("expected an object {rm_name: score}", where=where, field="scores")
+        for rm, v in scores.items():
+            _score_value(v, where, rm)
+        steps = obj.get("steps")
+        if steps is not None and not (isinstance(steps, list) and all(isinstance(s, str) for s in steps)):
+            raise RecordError("expected a list of strings", where=where, field="steps")
+        verdicts = obj.get("step_verdicts")
+        if verdicts is not None:
+            if not isinstance(verdicts, list) or any(v not in (True, False, None) for v in verdicts):
+                raise RecordError("expected a list of true/false/null", where=where, field="step_verdicts")
+            if steps is not None and len(verdicts) != len(steps):
+                raise RecordError(f"{len(verdicts)} verdicts for {len(steps)} steps", where=where,
+                                  field="step_verdicts")
+        domain = obj.get("domain", "math")
+        if domain not in DOMAINS:
+            raise RecordError(f"must be 'math' or 'code', got {domain!r}", where=where, field="domain")
+        tokens = obj.get("completion_tokens")
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0):
+            raise RecordError("expected a non-negative integer", where=where, field="completion_tokens")
+        answer, group = obj.get("answer"), obj.get("group")
+        return cls(problem_id=str(obj["problem_id"]), correct=obj["correct"], scores=scores,
+                   answer=None if answer is None else str(answer), group=None if group is None else str(group),
+                   domain=domain, steps=steps, step_verdicts=verdicts, completion_tokens=tokens,
+                   extra={k: v for k, v in obj.items() if k not in _POOL_FIELDS}, where=where)
+
+    def to_dict(self) -> dict:
+        out = {"problem_id": self.problem_id, **self.extra, "domain": self.domain, "steps": self.steps,
+               "completion_tokens": self.completion_tokens, "answer": self.answer, "correct": self.correct,
+               "group": self.group, "step_verdicts": self.step_verdicts, "scores": self.scores}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass
+class SearchResult:
+    """What a search strategy (`prm.search.STRATEGIES`) returns for one problem.
+
+    `samples` are the finished candidates as pool records, judged and scored: best-of-N keeps all N
+    (selection happens later, in `prm eval bon`, for every method at once); beam search keeps the
+    one solution it chose. `generated_tokens` counts every sampled token, kept or not, so
+    strategies can be compared at equal compute; `extra` holds strategy-specific facts (beam: the
+    chosen beam's aggregated score, depth, whether max_steps cut it)."""
+
+    problem_id: str
+    strategy: str
+    samples: list[PoolRecord]
+    generated_tokens: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def correct(self) -> bool:
+        """The chosen solution is right (beam); for a pool: any sample is (pass@N)."""
+        return any(s.correct for s in self.samples)
+
+
+KINDS = {"problem": Problem, "sample": Sample, "stepwise": StepwiseRecord, "pool": PoolRecord}
 _KIND_FIELDS = {name: {f.name for f in fields(cls)} for name, cls in KINDS.items()}
 
 
 # ----------------------------------------------------------------------------- reading
+ERRORS = ("raise", "skip", "yield")
+
+
+class NotTextError(RecordError):
+    """A line that is not UTF-8. The file is not JSONL text, so no skip mode passes over it; only
+    `errors="yield"` hands it back, to a caller that reports every line on its own."""
+
+
 @dataclass
 class ReadStats:
-    """Counts from a read with `skip_bad=True`; `errors` keeps the first few messages."""
+    """Counts from a read that skips bad lines; `errors` keeps the first few messages."""
 
     read: int = 0
     skipped: int = 0
@@ -214,49 +358,61 @@ class ReadStats:
             self.errors.append(str(err))
 
 
-def iter_jsonl(path: str | os.PathLike, *, skip_bad: bool = False, stats: ReadStats | None = None
-               ) -> Iterator[tuple[int, dict]]:
+def _parse_line(raw: bytes, path: Path, lineno: int) -> dict | RecordError | None:
+    """One line -> its object, the RecordError saying why it is not one, or None when blank."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return NotTextError(f"not UTF-8 text ({e.reason} at byte {e.start})", where=f"{path}:{lineno}")
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        return RecordError(f"invalid JSON ({e.msg} at column {e.colno})", where=f"{path}:{lineno}")
+    if not isinstance(obj, dict):
+        return RecordError(f"expected a JSON object, got {type(obj).__name__}", where=f"{path}:{lineno}")
+    return obj
+
+
+def iter_jsonl(path: str | os.PathLike, *, errors: str = "raise", stats: ReadStats | None = None,
+               skip_bad: bool = False) -> Iterator[tuple[int, dict | RecordError]]:
     """Yield (line_number, object) for each non-blank line. Streams: memory is flat in file size.
 
-    A line that is not a JSON object raises RecordError('file:line: ...'), or with skip_bad is
-    counted in `stats` and skipped. A last line without a newline is a torn write from a crash when
-    it does not parse; it is reported like any other bad line, never taken as a record.
+    A bad line (invalid JSON, not a JSON object, not UTF-8) is a RecordError('file:line: ...'), and
+    `errors` says what becomes of it: "raise" raises it; "skip" counts it in `stats` and goes on,
+    except a line that is not UTF-8 (NotTextError), which raises; "yield" yields it in place of the
+    object, for a caller that reports bad lines one by one. `skip_bad=True` means "skip" (the
+    spelling of every other reader). `stats.read` counts the objects yielded.
+
+    A last line without a newline is a torn write from a crash when it does not parse; it is
+    reported like any other bad line, never taken as a record. Lines end at \\n, \\r\\n or \\r (as
+    in text mode) and are decoded one by one, so a bad byte is reported at its own line. A `.gz`
+    file is read through gzip.
     """
+    errors = "skip" if skip_bad else errors
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
     path = Path(path)
     if not path.exists():
         raise RecordError(f"no such file: {path}")
-    with path.open("r", encoding="utf-8", errors="strict") as fh:
+    with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as fh:
         lineno = 0
-        while True:
-            try:
-                line = fh.readline()
-            except UnicodeDecodeError as e:
-                raise RecordError(f"not UTF-8 text ({e.reason})", where=f"{path}:{lineno + 1}") from None
-            if not line:
-                return
-            lineno += 1
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                err = RecordError(f"invalid JSON ({e.msg} at column {e.colno})", where=where)
-                if not skip_bad:
-                    raise err from None
-                if stats is not None:
-                    stats.note(err)
-                continue
-            if not isinstance(obj, dict):
-                err = RecordError(f"expected a JSON object, got {type(obj).__name__}", where=where)
-                if not skip_bad:
-                    raise err
-                if stats is not None:
-                    stats.note(err)
-                continue
-            if stats is not None:
-                stats.read += 1
-            yield lineno, obj
+        for chunk in fh:  # chunks end at b"\n"; splitlines also ends lines at a lone b"\r"
+            for raw in chunk.splitlines(keepends=True):
+                lineno += 1
+                obj = _parse_line(raw, path, lineno)
+                if obj is None:
+                    continue
+                if isinstance(obj, RecordError) and errors != "yield":
+                    if errors == "raise" or isinstance(obj, NotTextError):
+                        raise obj
+                    if stats is not None:
+                        stats.note(obj)
+                    continue
+                if stats is not None and isinstance(obj, dict):
+                    stats.read += 1
+                yield lineno, obj
 
 
 def convert_rows(rows: Iterable[tuple[str, Any]], convert: Callable[[str, Any], Any], *, skip_bad: bool = False,
@@ -264,14 +420,15 @@ def convert_rows(rows: Iterable[tuple[str, Any]], convert: Callable[[str, Any], 
     """`convert(where, row)` for each (where, row); the one skip-bad policy of every reader.
 
     A row that is itself an Exception (a reader's parse error) or whose conversion raises
-    RecordError stops the read, or with `skip_bad` is counted in `stats` and skipped."""
+    RecordError stops the read, or with `skip_bad` is counted in `stats` and skipped. A line that
+    is not UTF-8 (NotTextError) stops it either way, as in `iter_jsonl`."""
     for where, row in rows:
         try:
             if isinstance(row, Exception):
                 raise row
             out = convert(where, row)
         except RecordError as err:
-            if not skip_bad:
+            if not skip_bad or isinstance(err, NotTextError):
                 raise
             if stats is not None:
                 stats.note(err)
@@ -283,17 +440,12 @@ def convert_rows(rows: Iterable[tuple[str, Any]], convert: Callable[[str, Any], 
 
 def iter_records(path: str | os.PathLike, kind: str, *, skip_bad: bool = False,
                  stats: ReadStats | None = None) -> Iterator:
-    """Yield validated records of `kind` ('problem', 'sample', 'stepwise') from a JSONL file."""
+    """Yield validated records of `kind` (a key of KINDS) from a JSONL file; bad lines and records
+    that do not validate stop the read or, with `skip_bad`, are counted (`convert_rows`)."""
     cls = KINDS[kind]
-    for lineno, obj in iter_jsonl(path, skip_bad=skip_bad, stats=stats):
-        try:
-            yield cls.from_dict(obj, where=f"{path}:{lineno}")
-        except RecordError as err:
-            if not skip_bad:
-                raise
-            if stats is not None:
-                stats.read -= 1
-                stats.note(err)
+    rows = ((f"{path}:{lineno}", obj) for lineno, obj in iter_jsonl(path, errors="yield"))
+    yield from convert_rows(rows, lambda where, obj: cls.from_dict(obj, where=where), skip_bad=skip_bad,
+                            stats=stats)
 
 
 def read_records(path: str | os.PathLike, kind: str, *, skip_bad: bool = False,
@@ -410,4 +562,4 @@ def done_keys(path: str | os.PathLike, key: str) -> set:
     if not path.exists():
         return set()
     repair_tail(path)
-    return {obj.get(key) for _, obj in iter_jsonl(path, skip_bad=True) if key in obj}
+    return {obj.get(key) for _, obj in iter_jsonl(path, errors="skip") if key in obj}

@@ -5,7 +5,7 @@ hypothesis), so no character of a model's output is lost or invented between the
 stepwise record. Splitting keeps empty and whitespace-only pieces for that reason; `clean_steps`
 drops them when building labels, which is a documented, lossy choice.
 
-Separators:
+Separators (each domain's lives in `prm.domains.DOMAINS`):
 - math: `"\\n\\n"` by default (Qwen PRMs, search-and-learn, OmegaPRM); `"\\n"` and any other string work.
 - markers: `Step k:` / `## Step k` headings start a step (`split_on_markers`, join with "").
 - code: top-level statements, and the statements of a lone top-level function's body, found with
@@ -20,8 +20,6 @@ import threading
 
 # CPython 3.11's AST constructor is not thread-safe ("AST constructor recursion depth mismatch")
 _PARSE_LOCK = threading.Lock()
-
-DEFAULT_SEP = {"math": "\n\n", "code": "\n"}
 
 # A marker at the start of a line: "Step 3:", "Step 3.", "## Step 3", "**Step 3:**"
 _MARKER = re.compile(r"(?m)^(?:#{1,6}[ \t]*|\*\*)?Step[ \t]+\d+\b")

@@ -13,9 +13,11 @@
 #    see the note at the launch line for why not the bare `--cpu` flag): `prm train` on the labels, once as
 #    one process with batch 12, once as 2 DDP processes with per-device batch 6 (every step holds all
 #    12 records in both runs; see the note at the training command). Both must
-#    run as asked (world size 2), read the same records, take the same optimizer steps, and give
-#    PRMs whose step scores agree to float noise (TOL).
+#    run as asked (world size 2), read the same records, take the same optimizer steps, log the
+#    same losses and give PRMs whose step scores agree to float noise (TOL).
 #
+# The numbers of each comparison go to WORKDIR/compare_label.json and WORKDIR/compare_train.json
+# (and are printed); tests/test_multiproc.py asserts on them and on the runs' own files.
 # Uses the embedded tiny policy (quick preset, trained on first use into the cache) and the
 # transformers sampler backend. Exit 0 when every check passes; each failing check is printed (all run).
 set -euo pipefail
@@ -26,7 +28,7 @@ PY="${PY:-$ROOT/.venv/bin/python}"
 ACCELERATE="${ACCELERATE:-$(dirname "$PY")/accelerate}"
 W="${1:-$(mktemp -d -t prm_multiproc_XXXX)}"
 STAGES="${STAGES:-label train}"
-TOL="${TOL:-1e-4}"          # max |P(correct) single - P(correct) DDP| over the training steps
+TOL="${TOL:-1e-4}"          # max |single - DDP| of the logged losses and of P(correct) over the training steps
 FAILED=0                    # a failed comparison is reported and the next check still runs
 mkdir -p "$W"
 echo "workdir: $W"
@@ -64,8 +66,8 @@ for i in 0 1; do
   test -s "$W/samples.$i.jsonl" || { echo "FAIL: shard $i is empty (change the problem count)"; exit 1; }
 done
 
-compare_labels() {  # single.jsonl merged.jsonl
-  "$PY" - "$1" "$2" <<'EOF'
+compare_labels() {  # single.jsonl merged.jsonl out.json: the numbers as JSON (printed too); exit 1 if they differ
+  "$PY" - "$1" "$2" "$3" <<'EOF'
 import json, sys
 KEYS = ("prompt", "completions", "labels", "mc_values", "n_rollouts", "first_error", "judged", "problem_id", "domain")
 def load(p):
@@ -75,16 +77,17 @@ def load(p):
         out[r["sample_id"]] = {k: r.get(k) for k in KEYS}
     return out
 a, b = load(sys.argv[1]), load(sys.argv[2])
-if set(a) != set(b):
-    print(f"FAIL: sample ids differ: only single {sorted(set(a) - set(b))[:5]}, only sharded {sorted(set(b) - set(a))[:5]}")
-    sys.exit(1)
-diff = [k for k in a if a[k] != b[k]]
+diff = sorted(k for k in set(a) & set(b) if a[k] != b[k])
+res = {"records_single": len(a), "records_sharded": len(b),
+       "step_labels_single": sum(len(r["labels"]) for r in a.values()),
+       "step_labels_sharded": sum(len(r["labels"]) for r in b.values()),
+       "only_single": sorted(set(a) - set(b)), "only_sharded": sorted(set(b) - set(a)), "differing": diff}
+res["equal"] = not (res["only_single"] or res["only_sharded"] or diff)
 for k in diff[:3]:
     print("FAIL:", k, "\n  single :", a[k], "\n  sharded:", b[k])
-if diff:
-    print(f"FAIL: {len(diff)} of {len(a)} records differ"); sys.exit(1)
-n_steps = sum(len(r["labels"]) for r in a.values())
-print(f"ok: labeling, 2 sampler workers == 1 process: {len(a)} records, {n_steps} step labels identical")
+open(sys.argv[3], "w").write(json.dumps(res, indent=1) + "\n")
+print("labeling, 2 sampler workers vs 1 process:", json.dumps(res))
+sys.exit(0 if res["equal"] else 1)
 EOF
 }
 
@@ -108,7 +111,7 @@ if [[ " $STAGES " == *" label "* ]]; then
     wait "${pids[$i]}" || { echo "FAIL: labeling worker $i failed:"; tail -20 "$W/label.$i.log"; exit 1; }
   done
   cat "$W/labels.0.jsonl" "$W/labels.1.jsonl" > "$W/labels.sharded.jsonl"
-  compare_labels "$W/labels.single.jsonl" "$W/labels.sharded.jsonl" || FAILED=1
+  compare_labels "$W/labels.single.jsonl" "$W/labels.sharded.jsonl" "$W/compare_label.json" || FAILED=1
 fi
 
 # ---------------------------------------------------------------------------------------- training
@@ -137,40 +140,44 @@ EOF
   TRAIN_ARGS=(--model "$BACKBONE" --train "$TRAIN_DATA" --objective prm --epochs 6 --lr 1e-3 --seed 0
               --no-group-by-length --save-steps 100000 --logging-steps 1 --no-resume)
   echo "== training: one process, per-device batch 12"
-  "$PY" -m prm train "${TRAIN_ARGS[@]}" --batch-size 12 --output-dir "$W/prm.single"
+  "$PY" -m prm train "${TRAIN_ARGS[@]}" --batch-size 12 --out "$W/prm.single"
   # `accelerate launch --cpu --num_processes 2` starts 2 processes only through mpirun in accelerate
   # 1.15 (without MPI it silently runs ONE); the ddp_cpu config starts 2 ranks with torchrun and
   # prm.train picks MULTI_CPU + gloo without CUDA. The world size is checked below.
   echo "== training: accelerate launch (scripts/accelerate/ddp_cpu.yaml: 2 CPU processes), per-device batch 6"
   "$ACCELERATE" launch --config_file scripts/accelerate/ddp_cpu.yaml --num_processes 2 \
-    -m prm train "${TRAIN_ARGS[@]}" --batch-size 6 --output-dir "$W/prm.ddp"
+    -m prm train "${TRAIN_ARGS[@]}" --batch-size 6 --out "$W/prm.ddp"
+  # the numbers as JSON in $W/compare_train.json (printed too); exit 1 when a check fails
   if "$PY" - "$W" "$TRAIN_DATA" "$TOL" <<'EOF'
 import json, sys
 from pathlib import Path
 w, data, tol = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 a = json.loads((w / "prm.single" / "train_report.json").read_text())
 b = json.loads((w / "prm.ddp" / "train_report.json").read_text())
-if b.get("world_size") != 2 or "MULTI_CPU" not in str(b.get("distributed_type")):
-    print(f"FAIL: the accelerate run was not 2 CPU processes: world_size={b.get('world_size')} "
-          f"({b.get('distributed_type')})"); sys.exit(1)
-if a["data"] != b["data"]:
-    print("FAIL: the runs read different data:", a["data"], b["data"]); sys.exit(1)
-steps_a = a["train"].get("global_step", a["log_history"][-1].get("step"))
-steps_b = b["train"].get("global_step", b["log_history"][-1].get("step"))
-if steps_a != steps_b:
-    print(f"FAIL: optimizer steps differ: single {steps_a}, ddp {steps_b} (global batches differ)"); sys.exit(1)
+la = [h["loss"] for h in a["log_history"] if "loss" in h]
+lb = [h["loss"] for h in b["log_history"] if "loss" in h]
 from prm.scoring import load_scorer
 items = [(r["prompt"], r["completions"]) for r in map(json.loads, open(data))]
 sa = load_scorer(str(w / "prm.single"), backend="transformers")
 sb = load_scorer(str(w / "prm.ddp"), backend="transformers")
 pa, pb = sa.score_batch(items), sb.score_batch(items)
 sa.close(); sb.close()
-d = max(abs(x - y) for ra, rb in zip(pa, pb) for x, y in zip(ra, rb))
-n = sum(len(r) for r in pa)
-if d > tol:
-    print(f"FAIL: DDP and single-process PRMs disagree: max |dP| = {d:.2e} over {n} steps (tolerance {tol})"); sys.exit(1)
-print(f"ok: training, accelerate 2 processes ~ 1 process (world_size 2, {b['distributed_type']}): same data {a['data'].get('used')} samples, "
-      f"{steps_a} optimizer steps, max |dP(correct)| = {d:.2e} over {n} steps (tolerance {tol})")
+res = {"world_size": b.get("world_size"), "distributed_type": str(b.get("distributed_type")),
+       "data_single": a["data"], "data_ddp": b["data"],
+       "steps_single": a["train"].get("global_step", a["log_history"][-1].get("step")),
+       "steps_ddp": b["train"].get("global_step", b["log_history"][-1].get("step")),
+       "losses_single": la, "losses_ddp": lb,
+       "max_loss_diff": max((abs(x - y) for x, y in zip(la, lb)), default=None),
+       "scored_steps": sum(len(r) for r in pa),
+       "max_score_diff": max(abs(x - y) for ra, rb in zip(pa, pb) for x, y in zip(ra, rb)), "tol": tol}
+checks = {"2 CPU processes": res["world_size"] == 2 and "MULTI_CPU" in res["distributed_type"],
+          "same data": a["data"] == b["data"], "same optimizer steps": res["steps_single"] == res["steps_ddp"],
+          "same logged losses": len(la) == len(lb) > 0 and res["max_loss_diff"] <= tol,
+          "same step scores": res["max_score_diff"] <= tol}
+res["failed"] = [k for k, ok in checks.items() if not ok]
+(w / "compare_train.json").write_text(json.dumps(res, indent=1) + "\n")
+print("training, accelerate 2 processes vs 1 process:", json.dumps(res))
+sys.exit(1 if res["failed"] else 0)
 EOF
   then :; else FAILED=1; fi
 fi

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LISTED_DIRS = ("prm", "verifiers", "scripts")
+LISTED_DIRS = ("prm", "verifiers", "scripts", "examples")
 NOTES = {"pyproject.toml": "package metadata, dependencies and extras (vllm, cpu, dev, bench)",
          "Makefile": "`make venv`, `make test`, `make demo`, `make bench`",
          ".ci/run": "CI entry point: runs `make test` on a fresh clone"}
@@ -45,7 +45,7 @@ def render() -> str:
 
 def check(readme: str) -> list[str]:
     problems = [f"README.md does not list {f}" for f in tracked_files() if f not in readme]
-    listed = set(re.findall(r"^((?:prm|verifiers|scripts)/\S+\.py)\b", readme, flags=re.M))
+    listed = set(re.findall(r"^((?:prm|verifiers|scripts|examples)/\S+\.py)\b", readme, flags=re.M))
     problems += [f"README.md lists {f}, which does not exist" for f in sorted(listed) if not (ROOT / f).exists()]
     return problems
 

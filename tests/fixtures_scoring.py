@@ -64,8 +64,7 @@ def synth_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_prm_dir(synth_dir, tmp_path_factory) -> Path:
     """A tiny PRM trained on the first-error labeling (~10 s on 2 CPU cores)."""
-    from prm.train import train_rm
-    from prm.train_config import TrainConfig
+    from prm.train import TrainConfig, train_rm
 
     out = tmp_path_factory.mktemp("prm") / "model"
     return train_rm(TrainConfig(model=str(synth_dir / "lm"), train_file=str(synth_dir / "train.jsonl"),

@@ -66,11 +66,11 @@ def test_segment_writes_samples_that_join_back(tmp_path):
     texts = ["Step one.\n\n2 + 3 = 5.\n\nThe answer is 5.", "def f(x):\n    y = x * 2\n    return y\n"]
     src.write_text("".join(json.dumps({"problem_id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
     out = tmp_path / "samples.jsonl"
-    assert prm("segment", "--input", src, "--output", out).returncode == 0
+    assert prm("segment", "--input", src, "--out", out).returncode == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[0]["steps"] == ["Step one.", "2 + 3 = 5.", "The answer is 5."]
     out2 = tmp_path / "code.jsonl"
-    assert prm("segment", "--input", src, "--output", out2, "--mode", "code").returncode == 0
+    assert prm("segment", "--input", src, "--out", out2, "--mode", "code").returncode == 0
     code = [json.loads(line) for line in out2.read_text().splitlines()][1]
     assert "\n".join(code["steps"]) == texts[1] and len(code["steps"]) == 3
 
@@ -79,7 +79,7 @@ def test_segment_bad_field_leaves_no_partial_output(tmp_path):
     src = tmp_path / "sol.jsonl"
     src.write_text('{"text": "a"}\n{"txt": "b"}\n')
     out = tmp_path / "samples.jsonl"
-    r = prm("segment", "--input", src, "--output", out)
+    r = prm("segment", "--input", src, "--out", out)
     assert r.returncode == 2 and "sol.jsonl:2: field 'text'" in r.stderr
     assert not out.exists()
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from prm.cli import main
-from prm.commands.exec import extract_program, needs_prompt
+from verifiers.code import extract_program, needs_prompt
 
 PROBLEMS = [
     {"id": "add", "domain": "code", "question": "def add(a, b):\n", "test_format": "mbpp", "entry_point": "add",
@@ -104,7 +104,4 @@ def test_extract_program(text, mode, program):
     ("    return x + 1\n", "never", "humaneval", False),
 ])
 def test_needs_prompt(program, mode, fmt, expected):
-    from types import SimpleNamespace
-
-    problem = SimpleNamespace(entry_point="inc", test_format=fmt)
-    assert needs_prompt(program, problem, mode) is expected
+    assert needs_prompt(program, test_format=fmt, entry_point="inc", prompt=mode) is expected

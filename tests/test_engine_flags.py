@@ -21,7 +21,7 @@ def parse(command: str, argv: list[str]) -> argparse.Namespace:
 COMMANDS = {
     "sample": ["--problems", "p.jsonl", "--out", "o.jsonl", "--model", "m"],
     "label": ["--method", "mc", "--problems", "p.jsonl", "--samples", "s.jsonl", "--out", "o.jsonl"],
-    "search": ["--method", "bon", "--problems", "p.jsonl", "--policy", "m", "--out", "o.jsonl"],
+    "search": ["--method", "bon", "--problems", "p.jsonl", "--model", "m", "--out", "o.jsonl"],
 }
 FLAGS = ["--backend", "transformers", "--dtype", "float32", "--gpu-memory-utilization", "0.5",
          "--tensor-parallel-size", "4", "--max-model-len", "2048"]

@@ -17,6 +17,13 @@ def _same(a, b):
     return a == b
 
 
+def _spearman(x, y) -> float:
+    """Rank correlation written out here (apart from prm.eval.metrics): Pearson on average ranks."""
+    def ranks(v):
+        return [sum(w < a for w in v) + (sum(w == a for w in v) + 1) / 2 for a in v]
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
 def synthetic(n_problems=20, n=8, seed=0, prm_informative=True):
     """A policy right 30% of the time; wrong answers scatter over 4 values; the PRM's last step is
     higher for correct samples when informative; the ORM is noise."""
@@ -121,14 +128,23 @@ def test_hacking_flags_proxy_up_accuracy_down():
     g = goodhart(curves)["bad"]
     assert g["flags"] and g["flags"][0]["proxy_change"] > 0 and g["flags"][0]["accuracy_change"] < 0
     lb = length_bias(pools)
-    assert lb["bad"]["vs_length"] is not None and "_length_vs_correct" in lb
+    # Spearman of the score with the length ("a" * (k + 1): k + 1 characters), pair by pair
+    scores, lengths = [r["scores"]["bad"] for r in rows], [len(r["steps"][0]) for r in rows]
+    assert lb["bad"]["vs_length"] == pytest.approx(_spearman(scores, lengths))
+    assert lb["_length_vs_correct"] == pytest.approx(_spearman(lengths, [float(r["correct"]) for r in rows]))
 
 
 def test_honest_rm_is_not_flagged():
     curves = bon_curves(_pools(synthetic()), cfg=CurveConfig(repeats=20))
     assert goodhart(curves)["prm:last"]["flags"] == []
     rate = false_step_rate(curves)
-    assert 0.0 <= rate["prm:last"] <= 1.0 and rate["_n"] == 8
+    # at N=8 every draw is the whole pool, so prm:last always picks the same sample: the rate is
+    # over problems whose top-scored sample is correct, the share of those with a step proven false
+    rows = synthetic()
+    top = [max((r for r in rows if r["problem_id"] == f"p{p}"), key=lambda r: r["scores"]["prm"][-1]) for p in range(20)]
+    correct = [r for r in top if r["correct"]]
+    assert rate["_n"] == 8 and correct
+    assert rate["prm:last"] == pytest.approx(sum(r["sample_id"] % 3 == 0 for r in correct) / len(correct))
 
 
 @pytest.mark.parametrize("row,field", [

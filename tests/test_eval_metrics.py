@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from fakes import FakeScorer
 
 from prm.errors import RecordError
 from prm.eval.metrics import auroc, ece, f1, interval, pearson, reliability, spearman
@@ -95,14 +96,13 @@ def test_evaluate_with_sympy_style_predictor():
     assert r["acc_correct"] == 1.0
     assert r["f1"] == pytest.approx(2 / 3)
     assert r["flag_precision"] == 1.0
-    assert 0 < r["checked_step_fraction"] < 1
+    # steps with a verdict: a 2 of 3 ("so 7" has no '='), b 1 of 2, c 0 of 3, d 1 of 1
+    assert r["checked_step_fraction"] == pytest.approx(4 / 9)
 
 
 def test_evaluate_with_scorer_predictor_and_step_auroc():
-    class Scorer:
-        def score(self, problem, steps):
-            return [0.1 if ("=7" in s or s == "z") else 0.9 for s in steps]
-    r = evaluate(ITEMS, scorer_predictor(Scorer(), 0.5))
+    scorer = FakeScorer(lambda problem, steps: [0.1 if ("=7" in s or s == "z") else 0.9 for s in steps])
+    r = evaluate(ITEMS, scorer_predictor(scorer, 0.5))
     assert r["acc_error"] == 1.0 and r["acc_correct"] == 1.0 and r["f1"] == 1.0
     # judged steps: a: 2 (0 ok, 1 wrong), b: 2 ok, c: 3 (2 wrong), d: 1 ok; steps after an error are not judged
     assert r["n_judged_steps"] == 8 and r["step_auroc"] == 1.0
@@ -139,4 +139,13 @@ def test_sympy_on_real_processbench_subset(shared_data):
     items = read_processbench(shared_data / "processbench" / "omnimath.json")
     items = [r for r in items if r["label"] == -1][:5] + [r for r in items if r["label"] >= 0][:5]
     r = evaluate(items, sympy_predictor())
-    assert r["n"] == 10 and r["f1"] is not None and 0.0 <= r["f1"] <= 1.0
+    # the same metrics from the step checker called directly: predicted first error = first step it
+    # proves false (-1: none), right when it equals the label
+    from verifiers.math import check_steps
+
+    preds = [next((i for i, v in enumerate(check_steps(x["steps"])) if v.correct is False), -1) for x in items]
+    assert [p["pred"] for p in r["predictions"]] == preds
+    acc_err = sum(p == x["label"] for p, x in zip(preds, items) if x["label"] >= 0) / 5
+    acc_ok = sum(p == -1 for p, x in zip(preds, items) if x["label"] == -1) / 5
+    assert (r["n"], r["acc_error"], r["acc_correct"]) == (10, acc_err, acc_ok)
+    assert r["f1"] == pytest.approx(f1(acc_err, acc_ok))

@@ -50,12 +50,22 @@ def test_report_warns_loudly_about_missing_stages(tmp_path):
 
 def test_eval_bon_cli(tmp_path, capsys):
     pool = tmp_path / "pool.jsonl"
-    pool.write_text("".join(json.dumps(r) + "\n" for r in synthetic(n_problems=6, n=4)))
+    rows = synthetic(n_problems=6, n=4)
+    pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
     assert main(["eval", "bon", "--pool", str(pool), "--out", str(out), "--repeats", "5"]) == 0
-    assert (out / "report.md").exists() and (out / "bon.png").stat().st_size > 1000
+    assert (out / "bon.png").stat().st_size > 1000
     res = json.loads((out / "results.json").read_text())
-    assert res["domains"]["math"]["bon"]["ns"] == [1, 2, 4]
+    bon = res["domains"]["math"]["bon"]
+    assert bon["ns"] == [1, 2, 4] and bon["n_problems"] == 6 and bon["repeats"] == 5
+    # N=4 is the whole pool: oracle is exactly the share of problems with a correct sample
+    solved = {r["problem_id"] for r in rows if r["correct"]}
+    assert bon["methods"]["oracle"]["mean"][-1] == pytest.approx(len(solved) / 6)
+    # the report states results.json's numbers: the oracle row, "mean [lo, hi]" per N
+    o = bon["methods"]["oracle"]
+    row = "| oracle | " + " | ".join(f"{100 * a:.1f}% [{100 * lo:.1f}%, {100 * hi:.1f}%]"
+                                    for a, lo, hi in zip(o["mean"], o["lo"], o["hi"])) + " |"
+    assert row in (out / "report.md").read_text().splitlines()
     assert "prm:min" in capsys.readouterr().out
 
 
@@ -99,6 +109,6 @@ def test_eval_processbench_cli_missing_model(tmp_path, capsys):
 def test_search_cli_refuses_missing_scorer(tmp_path, capsys):
     probs = tmp_path / "p.jsonl"
     probs.write_text(json.dumps({"id": "1", "domain": "math", "question": "q", "answer": "1"}) + "\n")
-    rc = main(["search", "--method", "beam", "--problems", str(probs), "--policy", str(tmp_path),
+    rc = main(["search", "--method", "beam", "--problems", str(probs), "--model", str(tmp_path),
                "--scorer", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl")])
     assert rc == 2 and "no such model directory" in capsys.readouterr().err

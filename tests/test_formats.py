@@ -192,16 +192,16 @@ def test_skip_bad_counts_rows(tmp_path):
 def test_cli_convert_chain(tmp_path, capsys):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     assert main(["convert", "--from", "math-shepherd", "--to", "stepwise", "--input",
-                 str(FX / "fmt_math_shepherd.jsonl"), "--output", str(a)]) == 0
+                 str(FX / "fmt_math_shepherd.jsonl"), "--out", str(a)]) == 0
     assert len(read_records(a, "stepwise")) == 2
-    assert main(["convert", "--from", "stepwise", "--to", "math-shepherd", "--input", str(a), "--output", str(b)]) == 0
+    assert main(["convert", "--from", "stepwise", "--to", "math-shepherd", "--input", str(a), "--out", str(b)]) == 0
     assert rows(b) == rows(FX / "fmt_math_shepherd.jsonl")
     assert "2 rows -> 2 math-shepherd records" in capsys.readouterr().out
 
 
 def test_cli_convert_option_for_wrong_format_is_one_line_error(tmp_path, capsys):
     assert main(["convert", "--from", "birm", "--to", "stepwise", "--input", str(FX / "fmt_birm.jsonl"),
-                 "--output", str(tmp_path / "x.jsonl"), "--neutral", "positive"]) == 2
+                 "--out", str(tmp_path / "x.jsonl"), "--neutral", "positive"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--neutral applies to reading 'prm800k' only" in err[0]
 
@@ -209,10 +209,10 @@ def test_cli_convert_option_for_wrong_format_is_one_line_error(tmp_path, capsys)
 def test_cli_convert_bad_row_stops_with_location(tmp_path, capsys):
     f = tmp_path / "bad.jsonl"
     f.write_text('{"input": "Q Step 1: a ки", "label": "Q Step 1: a ?"}\n')
-    assert main(["convert", "--from", "math-shepherd", "--to", "stepwise", "--input", str(f), "--output",
+    assert main(["convert", "--from", "math-shepherd", "--to", "stepwise", "--input", str(f), "--out",
                  str(tmp_path / "o.jsonl")]) == 2
     assert f"{f}:1: field 'label'" in capsys.readouterr().err
-    assert main(["convert", "--from", "math-shepherd", "--to", "stepwise", "--input", str(f), "--output",
+    assert main(["convert", "--from", "math-shepherd", "--to", "stepwise", "--input", str(f), "--out",
                  str(tmp_path / "o.jsonl"), "--skip-bad"]) == 1
 
 

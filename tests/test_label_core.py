@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from fixtures.label_fakes import FakeSampler, prompt_fn
+from fakes import prompt_fn, rollout_sampler
 from prm.labeling import (BinaryConfig, DirectConfig, JudgeConfig, MCConfig, RolloutConfig, label_binary,
                           label_direct, label_mc, label_outcome, make_items)
 from prm.labeling.base import first_false, labels_from_first_error
@@ -135,7 +135,7 @@ def test_direct_refuses_code():
 # ----------------------------------------------------------------------------- mc / binary with the fake
 def fake(p_good=1.0, **kw):
     q = P().question
-    return FakeSampler({q: "The answer is 81."}, {q: "The answer is 80."}, p_good=p_good, **kw)
+    return rollout_sampler({q: "The answer is 81."}, {q: "The answer is 80."}, p_good=p_good, **kw)
 
 
 def marked(n, bad_at, start=0):
@@ -151,7 +151,7 @@ def test_mc_values_hard_soft_and_one_engine_call():
     s = fake(p_good=0.5)
     items = make_items([(P(), S(marked(5, 2))), (P(), S(marked(4, None, start=10)))])
     recs = label_mc(items, s, prompt_fn, MCConfig(rollout=RolloutConfig(k=4)), JUDGE)
-    assert len(s.calls) == 1 and s.calls[0][0] == 4 + 3  # every prefix of both samples in ONE call
+    assert len(s.calls) == 1 and len(s.calls[0][0]) == 4 + 3  # every prefix of both samples in ONE call
     a, b = recs
     assert a.extra["mc_values"] == [0.5, 0.5, 0.0, 0.0, 0.0] and a.labels == [True, True, False, False, False]
     assert a.extra["first_error"] == 2 and a.extra["n_rollouts"] == [4, 4, 4, 4, 0]
@@ -199,7 +199,7 @@ def test_binary_batches_samples_in_lockstep_rounds():
     assert [r.extra["first_error"] for r in recs] == [0, 5, 9, 15]
     # log2(16) rounds, one call each with every sample still searching (identical prefixes drawn once:
     # in round 1 the samples erring at steps 9 and 15 share the same clean 8-step prefix)
-    assert [n for n, _ in s.calls] == [3, 4, 4, 4]
+    assert [len(prompts) for prompts, _ in s.calls] == [3, 4, 4, 4]
     assert sum(r.extra["provenance"]["cost"]["rollouts"] for r in recs) == 2 * 15
 
 
@@ -207,7 +207,7 @@ def test_identical_prefixes_are_drawn_once_and_paid_once():
     s = fake(p_good=0.5)
     items = make_items([(P(), S(marked(4, 2))), (P(), S(marked(4, 2))), (P(), S(marked(4, None)))])
     recs = label_mc(items, s, prompt_fn, MCConfig(rollout=RolloutConfig(k=4)), JUDGE)
-    assert s.calls[0][0] == 4  # 9 prefixes, 4 distinct
+    assert len(s.calls[0][0]) == 4  # 9 prefixes, 4 distinct
     assert recs[0].labels == recs[1].labels and recs[0].extra["mc_values"] == recs[1].extra["mc_values"]
     assert recs[1].extra["n_rollouts"] == [4, 4, 4, 0]  # the evidence behind each label...
     costs = [r.extra["provenance"]["cost"]["rollouts"] for r in recs]
@@ -228,11 +228,22 @@ def test_binary_non_monotone_policy_can_differ_from_mc_and_says_what_it_evaluate
     assert [i for i, j in enumerate(bi.extra["judged"]) if j] == [3, 5, 6, 7]
 
 
-@pytest.mark.parametrize("garbage", ["", "\x00\x01", "The answer is " + "9" * 5000, "\\boxed{" * 200,
-                                     "The answer is ∞∞∞.", "The answer is 81" * 300])
-def test_model_output_never_raises(garbage):
+# The verifier grades prefix + rollout. A rollout with no answer in it leaves the prefix's last
+# number as the answer: after "71 + 10 = 81" (3 steps) that is the gold 81, before it 12 or 71. A
+# rollout that states an answer is graded by it. The last step is the sample's own final answer (no
+# rollouts): 81, correct.
+@pytest.mark.parametrize("garbage,mc_values", [
+    ("", [0.0, 0.0, 1.0, 1.0]),
+    ("\x00\x01", [0.0, 0.0, 1.0, 1.0]),
+    ("The answer is " + "9" * 5000, [0.0, 0.0, 0.0, 1.0]),
+    ("\\boxed{" * 200, [0.0, 0.0, 1.0, 1.0]),                  # unclosed: no answer extracted
+    ("The answer is ∞∞∞.", [0.0, 0.0, 0.0, 1.0]),
+    ("The answer is 81" * 300, [1.0, 1.0, 1.0, 1.0]),            # the first "81" is taken: right
+])
+def test_model_output_never_raises(garbage, mc_values):
     q = P().question
-    s = FakeSampler({q: garbage}, {q: garbage})
+    s = rollout_sampler({q: garbage}, {q: garbage})
     recs = label_mc(make_items([(P(), S(GOOD))]), s, prompt_fn, MCConfig(rollout=RolloutConfig(k=2)), JUDGE)
-    assert all(v is None or 0.0 <= v <= 1.0 for v in recs[0].extra["mc_values"])
-    assert len(recs[0].labels) == 4
+    assert recs[0].extra["mc_values"] == mc_values
+    assert recs[0].labels == [v > 0 for v in mc_values]
+    assert recs[0].extra["n_rollouts"] == [2, 2, 2, 0]

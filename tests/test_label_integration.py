@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.label_fakes import FakeSampler, prompt_fn
+from fakes import prompt_fn, rollout_sampler
 from prm.labeling import (BinaryConfig, JudgeConfig, MCConfig, RolloutConfig, label_binary, label_direct, label_mc,
                           label_outcome, make_items)
 from prm.labeling.verify import judge_many
@@ -59,11 +59,11 @@ def test_code_mc_and_binary_locate_the_broken_statement(code_problem):
         return "\n".join(ref_steps[done:])
 
     items = make_items([(code_problem, bad), (code_problem, code_sample(code_problem))])
-    mc = label_mc(items, FakeSampler(complete_fn=complete), prompt_fn, MCConfig(rollout=RolloutConfig(k=2)), JUDGE)
+    mc = label_mc(items, rollout_sampler(complete_fn=complete), prompt_fn, MCConfig(rollout=RolloutConfig(k=2)), JUDGE)
     assert mc[0].extra["first_error"] == 2 and mc[0].extra["mc_values"][:2] == [1.0, 1.0]
     assert mc[0].extra["mc_values"][2:] == [0.0] * (len(bad_steps) - 2)
     assert mc[1].extra["first_error"] == -1
-    bi = label_binary(items, FakeSampler(complete_fn=complete), prompt_fn, BinaryConfig(rollout=RolloutConfig(k=2)),
+    bi = label_binary(items, rollout_sampler(complete_fn=complete), prompt_fn, BinaryConfig(rollout=RolloutConfig(k=2)),
                       JUDGE)
     assert [r.extra["first_error"] for r in bi] == [2, -1]
     assert bi[0].extra["provenance"]["cost"]["rollouts"] < mc[0].extra["provenance"]["cost"]["rollouts"]
@@ -91,12 +91,14 @@ def test_real_sampler_on_a_tiny_model(tiny_lm_dir):
     from prm.sampler import EngineConfig, build_prompt, make_sampler
 
     sampler = make_sampler(EngineConfig(model=str(tiny_lm_dir), backend="transformers"))
-    calls = []
+    calls, drawn = [], []  # drawn: (prompt, its completions) as the engine returned them
     real_generate = sampler.generate
 
     def counting(prompts, params):
         calls.append(len(prompts))
-        return real_generate(prompts, params)
+        outs = real_generate(prompts, params)
+        drawn.extend(zip(prompts, outs))
+        return outs
 
     sampler.generate = counting
     try:
@@ -109,8 +111,18 @@ def test_real_sampler_on_a_tiny_model(tiny_lm_dir):
     finally:
         sampler.close()
     assert calls == [3]  # 1 + 2 prefixes, one engine call
+    # the second sample's cost is what the engine reported for its two prefixes' rollouts, and the
+    # prompt counts are the tokenizer's (each of the K=2 rollouts pays its prompt)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_lm_dir)
+    mine = [(prompt, cs) for prompt, cs in drawn if "3 + 4 = 8" in prompt]
+    assert len(mine) == 2 and all(len(cs) == 2 for _, cs in mine)
     cost = recs[1].extra["provenance"]["cost"]
-    assert cost["rollouts"] == 4 and cost["prompt_tokens"] > 0 and 0 < cost["completion_tokens"] <= 4 * 8
+    assert cost["rollouts"] == 4
+    assert cost["prompt_tokens"] == sum(2 * len(tok(prompt).input_ids) for prompt, _ in mine)
+    assert cost["completion_tokens"] == sum(len(c.token_ids) for _, cs in mine for c in cs)
+    assert all(len(c.token_ids) <= 8 for _, cs in mine for c in cs)  # max_tokens
     prov = recs[0].extra["provenance"]["sampler"]
     assert prov["model"] == str(tiny_lm_dir) and prov["backend"] == "transformers" and prov["n"] == 2
     assert recs[0].extra["mc_values"][-1] == 1.0 and recs[1].extra["mc_values"][-1] == 0.0

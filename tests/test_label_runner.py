@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.label_fakes import FakeSampler, prompt_fn
+from fakes import prompt_fn, rollout_sampler
 from prm.cli import main
 from prm.labeling import JudgeConfig, MCConfig, RolloutConfig, RunConfig, label_direct, run_labeling
 from prm.labeling.agreement import compare
@@ -166,10 +166,10 @@ def test_cli_resumes_after_kill_9_without_loss_or_duplicates(tmp_path):
 SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
-from fixtures.label_fakes import FakeSampler, prompt_fn
+from fakes import prompt_fn, rollout_sampler
 from prm.labeling import JudgeConfig, MCConfig, RolloutConfig, RunConfig, label_mc, run_labeling
 qs = {{f"What is {{i}} + {{i}} + 1?": str(2 * i + 1) for i in range({n})}}
-s = FakeSampler({{q: f"The answer is {{a}}." for q, a in qs.items()}}, {{q: "The answer is -1." for q in qs}},
+s = rollout_sampler({{q: f"The answer is {{a}}." for q, a in qs.items()}}, {{q: "The answer is -1." for q in qs}},
                 p_good=0.5, delay={delay})
 run_labeling({pf!r}, {sf!r}, {out!r},
              lambda items: label_mc(items, s, prompt_fn, MCConfig(rollout=RolloutConfig(k=4)), JudgeConfig(workers=1)),
@@ -282,7 +282,7 @@ def test_cli_malformed_problem_file_names_line(tmp_path, capsys):
 
 
 def test_fake_sampler_sanity():
-    s = FakeSampler({"q": "right"}, {"q": "wrong"}, p_good=0.5)
+    s = rollout_sampler({"q": "right"}, {"q": "wrong"}, p_good=0.5)
 
     class Params:
         n = 4

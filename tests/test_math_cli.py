@@ -26,7 +26,7 @@ def test_file_of_pairs_and_responses(tmp_path, capsys):
             {"gold": r"\sqrt{2}", "pred": r"\frac{2}{\sqrt{2}}"}]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out.jsonl"
-    assert main(["verify", "--file", str(f), "--output", str(out)]) == 0
+    assert main(["verify", "--file", str(f), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     summary = json.loads(printed.strip().splitlines()[-1])
     assert summary["pairs"] == 4 and summary["correct"] == 3 and summary["wrong"] == 1

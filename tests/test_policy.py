@@ -82,5 +82,9 @@ def test_quick_math_policy_is_a_useful_policy(tmp_path):
 
     path = ensure_policy("math", tmp_path, quick=True, progress=False)
     report = evaluate_policy(path, "math", n_problems=30, n=4)
-    assert 0.0 < report["accuracy"] < 1.0
+    hist = report["solve_rate_histogram"]  # problems by how many of their 4 samples are right
+    assert sum(hist.values()) == 30 and (hist["0/4"], hist["4/4"]) == (report["never_solved"], report["always_solved"])
+    assert report["accuracy"] == round(sum(int(k.split("/")[0]) * v for k, v in hist.items()) / (30 * 4), 4)
+    # useful to a reranker: right sometimes, and with mistakes of its own
+    assert hist["0/4"] < 30 and hist["4/4"] < 30
     assert report["examples"], "a policy with no mistakes is no use to a reranker"

@@ -93,12 +93,12 @@ def test_auto_says_which_backend(tiny_lm_dir, monkeypatch, caplog):
 
 def test_vllm_memory_check_refuses_before_starting():
     """On CPU, asking for all of RAM is refused by our check, with the knob named, not by a hang."""
-    from prm.sampler_vllm import _check_cpu_memory
+    from prm.vllm_engine import check_cpu_memory
 
     if torch.cuda.is_available():
         pytest.skip("the RAM check applies to CPU only")
     with pytest.raises(UserError, match="lower gpu_memory_utilization"):
-        _check_cpu_memory(EngineConfig(model="x", gpu_memory_utilization=1.0))
+        check_cpu_memory(EngineConfig(model="x", gpu_memory_utilization=1.0).gpu_memory_utilization)
 
 
 # ----------------------------------------------------------------------------- shared checks
@@ -197,7 +197,7 @@ def test_hf_prompt_too_long_and_clamp(hf_sampler):
 
 
 def test_hf_large_n_in_chunks(hf_sampler, monkeypatch):
-    import prm.sampler_hf as hf
+    import prm.sampler.hf as hf
 
     monkeypatch.setattr(hf, "MAX_ROWS", 3)
     outs = hf_sampler.generate([PROMPT], SamplingConfig(n=7, max_tokens=5, seed=1))
@@ -226,7 +226,7 @@ def test_hf_no_hidden_top_k(hf_sampler, tiny_lm_dir):
     ("float16", False, True, "float16"),
 ])
 def test_vllm_dtype_resolution(requested, on_cpu, bf16, expected):
-    from prm.sampler_vllm import resolve_dtype
+    from prm.vllm_engine import resolve_dtype
 
     assert resolve_dtype(requested, on_cpu=on_cpu, cpu_bf16=bf16) == expected
 
@@ -238,6 +238,6 @@ def test_vllm_dtype_resolution(requested, on_cpu, bf16, expected):
     ("flags : avx512_bf16x", False),        # whole words only
 ])
 def test_cpu_bf16_flags(flags, expected):
-    from prm.sampler_vllm import cpu_has_bf16
+    from prm.vllm_engine import cpu_has_bf16
 
     assert cpu_has_bf16(flags) is expected

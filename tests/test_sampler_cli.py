@@ -21,7 +21,7 @@ def problems(tmp_path):
 
 def sample(tiny_lm_dir, problems, out, *extra):
     return main(["sample", "--problems", str(problems), "--model", str(tiny_lm_dir), "--backend", "transformers",
-                 "-n", "2", "--max-tokens", "6", "--output", str(out), *extra])
+                 "-n", "2", "--max-tokens", "6", "--out", str(out), *extra])
 
 
 def test_sample_writes_and_resumes(tiny_lm_dir, problems, tmp_path):
@@ -54,7 +54,7 @@ def test_sample_writes_and_resumes(tiny_lm_dir, problems, tmp_path):
     (["--policy", "code"], "is not code"),
 ])
 def test_sample_errors(tiny_lm_dir, problems, tmp_path, capsys, args, message):
-    base = ["sample", "--problems", str(problems), "--output", str(tmp_path / "o.jsonl")]
+    base = ["sample", "--problems", str(problems), "--out", str(tmp_path / "o.jsonl")]
     if "--policy" not in args:
         base += ["--model", str(tiny_lm_dir), "--backend", "transformers"]
     assert main(base + args) == 2
@@ -63,11 +63,11 @@ def test_sample_errors(tiny_lm_dir, problems, tmp_path, capsys, args, message):
 
 def test_sample_missing_model_and_bad_problems(tmp_path, problems, capsys):
     assert main(["sample", "--problems", str(problems), "--model", str(tmp_path / "none"),
-                 "--output", str(tmp_path / "o.jsonl")]) == 2
+                 "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "model path not found" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"id": "1", "domain": "math"}) + "\n")
-    assert main(["sample", "--problems", str(bad), "--model", "x", "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert main(["sample", "--problems", str(bad), "--model", "x", "--out", str(tmp_path / "o.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl:1" in err and "question" in err
 

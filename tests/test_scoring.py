@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+from fakes import table_scorer
 from fixtures_scoring import first_error_records
 
 from prm.errors import UserError
@@ -79,28 +80,17 @@ def test_p_correct_is_a_stable_softmax():
     assert p_correct(0.3, 1.1) == pytest.approx(math.exp(1.1) / (math.exp(0.3) + math.exp(1.1)))
 
 
-class FakeScorer:
-    def __init__(self, table, kind="prm", sep="\n\n"):
-        self.table, self.kind, self.sep, self.stats = table, kind, sep, {}
-
-    def score_batch(self, items, progress=False):
-        return [list(self.table[q]) for q, _ in items]
-
-    def close(self):
-        pass
-
-
 @pytest.mark.parametrize("how,want", [("min", [0.2, 0.5]), ("mean", [0.5, 0.6])])
 def test_ensemble_combines_per_step(how, want):
-    ens = EnsembleScorer([FakeScorer({"q": [0.8, 0.5]}), FakeScorer({"q": [0.2, 0.7]})], how)
+    ens = EnsembleScorer([table_scorer({"q": [0.8, 0.5]}), table_scorer({"q": [0.2, 0.7]})], how)
     assert ens.score("q", ["a", "b"]) == pytest.approx(want)
 
 
 def test_ensemble_refuses_mixed_members():
     with pytest.raises(UserError, match="disagree"):
-        EnsembleScorer([FakeScorer({}, kind="prm"), FakeScorer({}, kind="orm")])
+        EnsembleScorer([table_scorer({}, kind="prm"), table_scorer({}, kind="orm")])
     with pytest.raises(UserError, match="ensemble must be"):
-        EnsembleScorer([FakeScorer({})], "median")
+        EnsembleScorer([table_scorer({})], "median")
 
 
 def test_config_errors_name_the_file(tmp_path):
@@ -113,13 +103,26 @@ def test_config_errors_name_the_file(tmp_path):
         pick_backend("tpu")
 
 
+@pytest.mark.parametrize("backend, setting, match", [
+    ("transformers", {"gpu_memory_utilization": 0.5}, "transformers scorer backend does not take gpu_memory_util"),
+    ("transformers", {"seed": 1, "enforce_eager": True}, "does not take enforce_eager, seed"),
+    ("vllm", {"device": "cpu"}, "vllm scorer backend does not take device"),
+    ("vllm", {"max_batch_size": 8}, "does not take max_batch_size; it takes max_length, dtype"),
+])
+def test_load_scorer_refuses_a_setting_the_backend_does_not_take(tmp_path, backend, setting, match):
+    # a valid config is enough: the setting is refused before any weights (or vLLM) load
+    (tmp_path / "config.json").write_text(json.dumps({"prm_toolkit": {"kind": "prm", "sep": "\n\n"}}))
+    with pytest.raises(UserError, match=match):
+        load_scorer(tmp_path, backend=backend, **setting)
+
+
 def test_cli_score_writes_scores(trained_prm_dir, tmp_path):
     from prm.cli import main
 
     inp = tmp_path / "in.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in EVAL[:5]))
     out = tmp_path / "out.jsonl"
-    assert main(["score", "--model", str(trained_prm_dir), "--input", str(inp), "--output", str(out),
+    assert main(["score", "--model", str(trained_prm_dir), "--input", str(inp), "--out", str(out),
                  "--backend", "transformers"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 5 and all(len(r["scores"]) == len(r["completions"]) for r in rows)
@@ -131,7 +134,7 @@ def test_cli_score_bad_input_is_one_line_error(trained_prm_dir, tmp_path, capsys
 
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"prompt": "Q", "completions": ["a"]}\n{"prompt": 3, "completions": ["a"]}\n')
-    assert main(["score", "--model", str(trained_prm_dir), "--input", str(inp), "--output",
+    assert main(["score", "--model", str(trained_prm_dir), "--input", str(inp), "--out",
                  str(tmp_path / "o.jsonl"), "--backend", "transformers"]) == 2
     err = capsys.readouterr().err
     assert "in.jsonl:2" in err and "prompt" in err and not (tmp_path / "o.jsonl").exists()

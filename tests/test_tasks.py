@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from prm.records import read_problems
-from prm.steps import DEFAULT_SEP, split_code_steps, split_steps
+from prm.domains import DOMAINS
+from prm.steps import split_code_steps, split_steps
 from prm.tasks import SPLITS, TASKS_DIR, generate_split, training_problems
 from prm.tasks.math_tasks import MathTaskConfig, make_math_problem
 
@@ -52,7 +53,7 @@ def test_math_references_verify():
     for p in read_problems(TASKS_DIR / "math_test.jsonl").values():
         ref = p.metadata["reference"]
         steps = p.metadata["steps"]
-        assert split_steps(ref, DEFAULT_SEP["math"]) == steps
+        assert split_steps(ref, DOMAINS["math"].sep) == steps
         assert grade(ref, p.answer).correct is True, (p.id, ref)
         verdicts = check_steps(steps[:-1])  # the arithmetic lines; the last is "The answer is N."
         assert all(v.correct is True for v in verdicts), (p.id, steps, verdicts)

@@ -15,9 +15,8 @@ from fixtures_scoring import first_error_records, write_jsonl
 
 from prm.errors import UserError
 from prm.records import StepwiseRecord
-from prm.train import (IGNORE, Collator, DataStats, auroc, build_pairs, featurize, make_features,
-                       outcome_label, rm_loss, step_metrics, train_ensemble, train_rm)
-from prm.train_config import TrainConfig
+from prm.train import (IGNORE, Collator, DataStats, TrainConfig, auroc, build_pairs, featurize,
+                       make_features, outcome_label, rm_loss, step_metrics, train_ensemble, train_rm)
 
 
 def rec(labels, **extra):
@@ -96,7 +95,7 @@ def test_step_metrics_reads_only_labeled_positions():
 
 
 def test_pair_rewards_one_row_per_pair():
-    from prm.train import _pair_rewards
+    from prm.train.trainer import _pair_rewards
 
     logits = torch.zeros(4, 3, 2)
     logits[0, 2, 1], logits[1, 1, 1], logits[2, 0, 1], logits[3, 2, 1] = 2.0, 0.5, -1.0, 1.0
@@ -249,15 +248,37 @@ def test_outcome_and_pairwise_orms_train(tmp_path, synth_dir, objective, metric)
     assert len(good) == 1 and len(bad) == 1 and good[0] > bad[0]
 
 
-def test_lora_run_saves_a_merged_plain_model(tmp_path, synth_dir):
-    from prm.scoring import load_scorer
+def test_lora_run_saves_a_merged_model_that_scores_like_the_adapter(tmp_path, synth_dir):
+    """The merged save gives the LoRA model's probabilities, and training moved the adapter."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     out = train_rm(TrainConfig(model=str(synth_dir / "lm"), train_file=str(synth_dir / "train.jsonl"),
-                               output_dir=str(tmp_path / "lora"), lora_r=4, max_steps=4,
-                               per_device_train_batch_size=8, gradient_checkpointing=True), progress=False)
-    assert not (out / "adapter_config.json").exists() and (out / "model.safetensors").exists()
-    with load_scorer(out, backend="transformers") as sc:
-        assert len(sc.score("Problem 1:", ["we add the numbers"])) == 1
+                               output_dir=str(tmp_path / "lora"), lora_r=4, max_steps=4, learning_rate=1e-3,
+                               per_device_train_batch_size=8, gradient_checkpointing=True, save_steps=4,
+                               keep_checkpoints=True), progress=False)
+    assert not (out / "adapter_config.json").exists()  # merged: a plain model, no adapter to resolve
+    ckpt = out / "checkpoints" / "checkpoint-4"       # the adapter as the Trainer held it after step 4
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    base = AutoModelForTokenClassification.from_pretrained(synth_dir / "lm", num_labels=2)
+    base.resize_token_embeddings(len(tok))
+    lora = PeftModel.from_pretrained(base, ckpt).eval()
+    merged = AutoModelForTokenClassification.from_pretrained(out).eval()
+    ids = tok(["Problem 1: add 1 and 2.\n\nwe add the numbers\n\noops a wrong guess\n\n",
+               "Problem 2: add 2 and 3.\n\nso the total is ten\n\n"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        p_lora = lora(**ids).logits.softmax(-1)[..., 1]
+        p_merged = merged(**ids).logits.softmax(-1)[..., 1]
+    assert float((p_lora - p_merged).abs().max()) < 1e-5
+    # LoRA's B matrices start at exactly zero: nonzero ones (and a merged backbone that differs from
+    # the causal LM's) mean the 4 steps trained the adapter
+    adapter = load_file(str(ckpt / "adapter_model.safetensors"))
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+    assert lora_b and all(float(v.abs().max()) > 0 for v in lora_b)
+    lm, saved = load_file(str(synth_dir / "lm" / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    key = next(k for k in saved if k.endswith("self_attn.q_proj.weight"))
+    assert float((saved[key] - lm[key]).abs().max()) > 1e-6
 
 
 @pytest.mark.slow
@@ -316,7 +337,7 @@ def test_cli_train_and_its_user_errors(tmp_path, synth_dir, capsys):
     from prm.cli import main
 
     base = ["train", "--model", str(synth_dir / "lm"), "--train", str(synth_dir / "train.jsonl"),
-            "--output-dir", str(tmp_path / "cli"), "--max-steps", "2", "--batch-size", "4", "--sep", "\\n\\n"]
+            "--out", str(tmp_path / "cli"), "--max-steps", "2", "--batch-size", "4", "--sep", "\\n\\n"]
     assert main(base) == 0
     s = json.loads((tmp_path / "cli" / "config.json").read_text())["prm_toolkit"]
     assert s["sep"] == "\n\n" and s["objective"] == "prm"

@@ -1,9 +1,9 @@
 """Convert step-labeled data between formats (through our stepwise records).
 
-  prm convert --from prm800k --to stepwise --input phase2_train.jsonl --output prm800k.jsonl --neutral positive
-  prm convert --from math-shepherd --to stepwise --input math-shepherd.jsonl --output ms.jsonl
-  prm convert --from stepwise --to math-shepherd --input mc_labels.jsonl --output ms_format.jsonl
-  prm convert --from birm --to stepwise --input responses.jsonl --output birm.jsonl --birm-labels step_s_label
+  prm convert --from prm800k --to stepwise --input phase2_train.jsonl --out prm800k.jsonl --neutral positive
+  prm convert --from math-shepherd --to stepwise --input math-shepherd.jsonl --out ms.jsonl
+  prm convert --from stepwise --to math-shepherd --input mc_labels.jsonl --out ms_format.jsonl
+  prm convert --from birm --to stepwise --input responses.jsonl --out birm.jsonl --birm-labels step_s_label
 
 Read: stepwise, prm800k, math-shepherd, openrlhf, math-aps, processbench, prmbench, birm.
 Write: stepwise (TRL format), math-shepherd, openrlhf, processbench.
@@ -18,6 +18,7 @@ import sys
 
 import argparse
 
+from prm.commands.vocab import add_renamed
 from prm.errors import UserError
 
 
@@ -27,7 +28,7 @@ def add_arguments(p):
     p.add_argument("--from", dest="src", required=True, choices=list(READERS), help="input format")
     p.add_argument("--to", dest="dst", required=True, choices=list(WRITERS), help="output format")
     p.add_argument("--input", required=True, help="input file (JSONL, JSON list, .gz, .parquet)")
-    p.add_argument("--output", required=True, help="output JSONL file (overwritten atomically)")
+    add_renamed(p, "--out", "--output", required=True, help="output JSONL file (overwritten atomically)")
     p.add_argument("--skip-bad", action="store_true", help="report and skip bad rows instead of stopping")
     o = p.add_argument_group("format options (each applies to one format)")
     o.add_argument("--neutral", choices=("negative", "positive", "unlabeled"), default=argparse.SUPPRESS,
@@ -73,10 +74,10 @@ def run(args) -> int:
     rstats, wstats = ReadStats(), ReadStats()
     records = tqdm(read_format(args.src, args.input, skip_bad=args.skip_bad, stats=rstats, **read_opts),
                    desc="convert", unit="rec", disable=None)
-    n = write_format(args.dst, records, args.output, skip_bad=args.skip_bad, stats=wstats, **write_opts)
+    n = write_format(args.dst, records, args.out, skip_bad=args.skip_bad, stats=wstats, **write_opts)
     for msg in rstats.errors + wstats.errors:
         print(f"skipped {msg}", file=sys.stderr)
-    line = f"{args.input} ({args.src}): {rstats.read} rows -> {n} {args.dst} records in {args.output}"
+    line = f"{args.input} ({args.src}): {rstats.read} rows -> {n} {args.dst} records in {args.out}"
     if rstats.skipped or wstats.skipped:
         line += f"; skipped {rstats.skipped} bad rows, {wstats.skipped} records {args.dst} cannot hold"
     print(line)

@@ -116,12 +116,14 @@ def _bon(args) -> int:
     out = Path(args.out or f"runs/eval-bon-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
     bon = curves.to_dict()
     plot = plot_bon(bon, out / "bon.png", args.title or f"best-of-N on {Path(args.pool).name}")
+    from prm.domains import DOMAINS
+
     domain = pools[0].domain
     d = {"stages": {"curves": {"status": "ran", "seconds": time.time() - t0, "detail": f"{len(samples)} samples"}},
          "setup": {"pool": args.pool, "problems": len(pools), "smallest_pool": smallest},
          "bon": bon, "deltas": comparisons(curves), "plot": plot.name,
          "hacking": {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
-                     "false_step_rate": false_step_rate(curves) if domain == "math" else None}}
+                     "false_step_rate": false_step_rate(curves) if DOMAINS[domain].check_steps else None}}
     results = {"command": f"prm eval bon --pool {args.pool}", "created": datetime.now(timezone.utc).isoformat(),
                "domains": {domain: d}}
     manifest = {"backend": "none (pool given)", "pool": str(args.pool), "seed": args.seed, "repeats": args.repeats,

@@ -18,14 +18,12 @@ does not define the entry point itself, i.e. when it is a completion that contin
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from pathlib import Path
 
 from prm.errors import UserError
 from prm.records import JsonlAppender, RecordError, Sample, done_keys, iter_jsonl, read_problems, write_jsonl_atomic
 
-FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\n(.*?)```", re.S)
 KEEP_TEXT = 2000
 
 
@@ -47,22 +45,6 @@ def add_arguments(p):
     box.add_argument("--memory-mb", type=int, default=512, help="address-space limit per program")
 
 
-def extract_program(text: str, mode: str = "auto") -> str:
-    """The program to run: the last fenced code block in auto mode when there is one, else the text."""
-    if mode == "auto" and "```" in text:
-        blocks = FENCE.findall(text)
-        if blocks:
-            return blocks[-1]
-    return text
-
-
-def needs_prompt(program: str, problem, mode: str) -> bool:
-    if mode != "auto":
-        return mode == "always"
-    defines = re.search(rf"^\s*(async\s+)?def\s+{re.escape(problem.entry_point or '')}\s*\(", program, re.M)
-    return problem.test_format == "humaneval" and bool(problem.entry_point) and not defines
-
-
 def _load_samples(path: str, problems: dict) -> list[tuple[int, Sample]]:
     out = []
     for lineno, obj in iter_jsonl(path):
@@ -72,16 +54,21 @@ def _load_samples(path: str, problems: dict) -> list[tuple[int, Sample]]:
         if p is None:
             raise RecordError(f"unknown problem id {s.problem_id!r} (not in the problems file)", where=where,
                               field="problem_id")
-        if p.domain != "code":
+        if p.test_format is None:  # only code problems carry unit tests (prm/records.py)
             raise RecordError(f"problem {s.problem_id!r} is a {p.domain} problem, not code", where=where,
                               field="problem_id")
         out.append((lineno, s))
     return out
 
 
-def _row(problem_id: str, line: int, r) -> dict:
+def _row(problem_id: str, line: int, v) -> dict:
     from verifiers.code import VERSION
 
+    if v.detail is None:  # the sandbox itself failed: no per-test evidence
+        return {"problem_id": problem_id, "sample_line": line, "passed": False, "status": "sandbox_error",
+                "reason": v.reason, "n_passed": 0, "n_tests": 0, "tests": [], "wall_time": 0.0, "isolation": None,
+                "stdout": "", "stderr": "", "verifier": f"verifiers.code {VERSION}"}
+    r = v.detail
     return {"problem_id": problem_id, "sample_line": line, "passed": r.passed, "status": r.status,
             "reason": r.reason, "n_passed": r.n_passed, "n_tests": len(r.tests),
             "tests": [t.__dict__ for t in r.tests], "wall_time": round(r.wall_time, 4),
@@ -92,7 +79,7 @@ def _row(problem_id: str, line: int, r) -> dict:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from verifiers.code import run_many
+    from prm.domains import JudgeConfig, judge_many
 
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
@@ -108,23 +95,20 @@ def run(args) -> int:
     finished = done_keys(out, "sample_line") if args.resume else set()
     todo = [(line, s) for line, s in samples if line not in finished]
 
-    jobs = []
-    for line, s in todo:
-        p = problems[s.problem_id]
-        program = extract_program(s.answer if s.answer is not None else s.text, args.code_block)
-        if needs_prompt(program, p, args.prompt):
-            program = p.question + program
-        jobs.append(dict(program=program, tests=p.tests, entry_point=p.entry_point, setup=p.setup,
-                         timeout=args.timeout, memory_mb=args.memory_mb))
-
+    # the one judge every command uses (prm/domains.py), so `prm exec`, `prm label` and `prm search`
+    # give a sample the same verdict; chunks keep the output appended as programs finish (resumable)
+    cfg = JudgeConfig(workers=args.workers, code_timeout=args.timeout, code_memory_mb=args.memory_mb,
+                      code_block=args.code_block, prompt=args.prompt)
     chunk = max(1, args.workers * 16)
     with JsonlAppender(out) as sink, tqdm(total=len(samples), initial=len(samples) - len(todo),
                                           desc="prm exec", unit="prog") as bar:
-        for start in range(0, len(jobs), chunk):
-            results = run_many(jobs[start:start + chunk], workers=args.workers, progress=False)
-            for (line, s), r in zip(todo[start:start + chunk], results):
-                sink.write(_row(s.problem_id, line, r))
-            bar.update(len(results))
+        for start in range(0, len(todo), chunk):
+            part = todo[start:start + chunk]
+            verdicts = judge_many([(problems[s.problem_id], s.answer if s.answer is not None else s.text)
+                                   for _, s in part], cfg)
+            for (line, s), v in zip(part, verdicts):
+                sink.write(_row(s.problem_id, line, v))
+            bar.update(len(part))
 
     rows = [obj for _, obj in iter_jsonl(out)]
     summary = _summary(rows)

@@ -156,17 +156,25 @@ def make_label_batch(args, policies: _Policies, agreement: dict | None = None):
     return with_direct(by_domain(lambda items, s, pf: label_binary(items, s, pf, cfg, judge)), judge, agreement)
 
 
+def _domains_for(method: str) -> tuple[str, ...]:
+    """The domains a method can label: `direct` needs a step checker (prm/domains.py)."""
+    from prm.domains import DOMAINS
+
+    return tuple(d for d, dom in DOMAINS.items() if method != "direct" or dom.check_steps is not None)
+
+
 def with_direct(label, judge, agreement: dict):
     """Also label the math samples of each batch with `direct` (cheap: no rollouts, not written) and
     keep the running agreement with the rollout labels, for the summary."""
+    from prm.domains import DOMAINS
     from prm.labeling import label_direct
     from prm.labeling.agreement import compare, merge
 
     def run(items):
         records = label(items)
-        math = [it for it in items if it.domain == "math"]
-        if math:
-            direct = [r.to_dict() for r in label_direct(math, judge=judge)]
+        checkable = [it for it in items if DOMAINS[it.domain].check_steps is not None]
+        if checkable:
+            direct = [r.to_dict() for r in label_direct(checkable, judge=judge)]
             agreement["direct"] = merge(agreement.get("direct"), compare(direct, [r.to_dict() for r in records]))
         return records
     return run
@@ -186,7 +194,7 @@ def run(args) -> int:
     if not args.overwrite:
         _check_resumable(args)
     policies = _Policies(args)
-    cfg = RunConfig(batch_size=args.batch_size, domains=("math",) if args.method == "direct" else ("math", "code"),
+    cfg = RunConfig(batch_size=args.batch_size, domains=_domains_for(args.method),
                     limit=args.limit, overwrite=args.overwrite, fsync=args.fsync, progress=not args.no_progress)
     agreement: dict = {}
     try:

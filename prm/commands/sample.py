@@ -1,8 +1,8 @@
 """Sample solutions from a policy: problems JSONL -> samples JSONL (one Sample record per line).
 
-  prm sample --problems data/tasks/math_test.jsonl --policy math -n 8 --output samples.jsonl
+  prm sample --problems data/tasks/math_test.jsonl --policy math -n 8 --out samples.jsonl
   prm sample --problems problems.jsonl --model Qwen/Qwen2.5-Math-1.5B-Instruct --backend vllm \\
-             -n 16 --temperature 0.7 --max-tokens 1024 --output samples.jsonl
+             -n 16 --temperature 0.7 --max-tokens 1024 --out samples.jsonl
 
 `--policy math|code` uses the embedded tiny policy (trained and cached on first use); `--model`
 any local HF model directory. Prompts: the model's chat template, or the plain format.
@@ -29,15 +29,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from prm.commands.engine_flags import add_engine_flags, engine_config
+from prm.commands.vocab import add_renamed
 from prm.errors import UserError
 from prm.records import JsonlAppender, Sample, iter_jsonl, read_problems, repair_tail
-from prm.steps import DEFAULT_SEP, split_code_steps, split_steps
+from prm.domains import DOMAINS
 
 
 def add_arguments(p):
     io = p.add_argument_group("input / output")
     io.add_argument("--problems", required=True, help="Problem JSONL (e.g. data/tasks/math_test.jsonl)")
-    io.add_argument("--output", required=True, help="Sample JSONL; appended to, so a re-run resumes")
+    add_renamed(io, "--out", "--output", required=True, help="Sample JSONL; appended to, so a re-run resumes")
     io.add_argument("--limit", type=int, default=None, help="only the first N problems")
     m = p.add_argument_group("model (one of)")
     m.add_argument("--model", help="a local HF model directory (or a hub id already in the local cache)")
@@ -60,11 +61,11 @@ def problem_seed(seed: int, problem_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()[:4], "big") % (2**31 - 1)
 
 
-def to_sample(problem, k: int, c, source: dict, extract) -> Sample:
-    if problem.domain == "code":
-        steps, answer = split_code_steps(c.text), c.text
-    else:
-        steps, answer = split_steps(c.text, DEFAULT_SEP["math"]), (extract(c.text) if extract else None)
+def to_sample(problem, k: int, c, source: dict) -> Sample:
+    """One completion as a Sample: the raw steps (they join back to the text exactly) and the
+    extracted answer (math) or program (code), both by the domain table."""
+    domain = DOMAINS[problem.domain]
+    steps, answer = domain.segment(c.text), domain.extract(c.text)
     return Sample(
         problem_id=problem.id, text=c.text, steps=steps, answer=answer,
         source={**source, "finish_reason": c.finish_reason, "cumulative_logprob": c.cumulative_logprob},
@@ -103,7 +104,7 @@ def run(args) -> int:
                           stop=stops)
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-    out = Path(args.output)
+    out = Path(args.out)
     have = existing(out)
     todo = [p for p in problems if any((p.id, k) not in have for k in range(args.n))]
     print(f"{len(problems)} problems, {len(problems) - len(todo)} already sampled in {out}, {len(todo)} to go",
@@ -115,11 +116,6 @@ def run(args) -> int:
         from prm.policy import ensure_policy
 
         model = str(ensure_policy(args.policy, quick=args.quick_policy))
-    extract = None
-    try:
-        from verifiers.math import extract_answer as extract
-    except ImportError:  # the math verifier is optional here: samples are still written, answer=None
-        pass
     sampler = make_sampler(engine_config(args, model, seed=args.seed))
     print(f"sampling with {sampler.backend} from {model}", file=sys.stderr)
     source = {"model": model, "backend": sampler.backend, "n": args.n, "temperature": args.temperature,
@@ -134,7 +130,7 @@ def run(args) -> int:
                 for p, group in zip(chunk, sampler.generate(prompts, params)):
                     for k, c in enumerate(group):
                         if (p.id, k) not in have:
-                            sink.write(to_sample(p, k, c, source, extract))
+                            sink.write(to_sample(p, k, c, source))
                             written += 1
                 bar.update(len(chunk))
     finally:

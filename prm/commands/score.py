@@ -1,8 +1,8 @@
 """Score samples with a trained PRM / ORM (or an ensemble) and write the scores next to them.
 
-  prm score --model prm-out --input labels.jsonl --output scored.jsonl
-  prm score --model ens --ensemble min --input samples.jsonl --problems problems.jsonl --output scored.jsonl
-  prm score --model prm-out --input labels.jsonl --output scored.jsonl --backend vllm
+  prm score --model prm-out --input labels.jsonl --out scored.jsonl
+  prm score --model ens --ensemble min --input samples.jsonl --problems problems.jsonl --out scored.jsonl
+  prm score --model prm-out --input labels.jsonl --out scored.jsonl --backend vllm
 
 Input: stepwise records (`prompt` + `completions`) or samples (`problem_id` + `steps`, with
 --problems to look up each question). Output: the input records, unchanged, plus `scores`
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from prm.commands.vocab import add_renamed
 from prm.errors import RecordError
 
 
@@ -22,7 +23,7 @@ def add_arguments(p):
     p.add_argument("--model", required=True, action="append",
                    help="model dir from `prm train` (repeat, or give an ensemble dir, for an ensemble)")
     p.add_argument("--input", required=True, help="JSONL of stepwise records or samples")
-    p.add_argument("--output", required=True, help="JSONL to write (overwritten atomically)")
+    add_renamed(p, "--out", "--output", required=True, help="JSONL to write (overwritten atomically)")
     p.add_argument("--problems", default=None, help="problems JSONL, for sample records (question by problem_id)")
     p.add_argument("--backend", choices=["auto", "transformers", "vllm"], default="auto",
                    help="auto: vLLM on a CUDA GPU, else transformers")
@@ -78,6 +79,6 @@ def run(args) -> int:
                 bar.update(len(chunk))
     finally:
         scorer.close()
-    n = write_jsonl_atomic(args.output, out)
-    print(f"scored {n} records -> {args.output}")
+    n = write_jsonl_atomic(args.out, out)
+    print(f"scored {n} records -> {args.out}")
     return 0

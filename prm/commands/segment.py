@@ -1,7 +1,7 @@
 """Split solutions into steps and write them as samples.
 
-  prm segment --input solutions.jsonl --text-field solution --output samples.jsonl
-  prm segment --input programs.jsonl --text-field code --mode code --output samples.jsonl
+  prm segment --input solutions.jsonl --text-field solution --out samples.jsonl
+  prm segment --input programs.jsonl --text-field code --mode code --out samples.jsonl
 
 Input: JSONL with a text field and (optionally) a problem id field. Output: Sample records whose
 `steps` join back to the text exactly (math: with the separator; code: with "\\n"; markers: with "").
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
+from prm.commands.vocab import add_renamed
 from prm.errors import RecordError
 from prm.records import Sample, iter_jsonl, write_jsonl_atomic
 from prm.steps import split_code_steps, split_on_markers, split_steps
@@ -18,7 +19,7 @@ from prm.steps import split_code_steps, split_on_markers, split_steps
 
 def add_arguments(p):
     p.add_argument("--input", required=True, help="JSONL file, one solution per line")
-    p.add_argument("--output", required=True, help="JSONL file of Sample records (overwritten)")
+    add_renamed(p, "--out", "--output", required=True, help="JSONL file of Sample records (overwritten)")
     p.add_argument("--text-field", default="text", help="field holding the solution text")
     p.add_argument("--id-field", default="problem_id", help="field holding the problem id (line number if absent)")
     p.add_argument("--mode", choices=["sep", "markers", "code"], default="sep",
@@ -39,6 +40,6 @@ def run(args) -> int:
                          source={"segmenter": args.mode, "sep": sep if args.mode == "sep" else None})
 
     # atomic: a bad line halfway leaves the old output untouched rather than a partial file
-    n = write_jsonl_atomic(args.output, samples())
-    print(f"wrote {n} samples to {args.output}")
+    n = write_jsonl_atomic(args.out, samples())
+    print(f"wrote {n} samples to {args.out}")
     return 0

@@ -3,7 +3,7 @@
   prm verify --gold '\\frac{1}{2}' --pred 0.5
   prm verify --gold 36 --response 'so 3 * 12 = 36 pens. The answer is 36.'
   prm verify --file answers.jsonl                      # lines {"gold": ..., "pred": ...}
-  prm verify --file rollouts.jsonl --output graded.jsonl  # lines {"response": ..., "gold": ...}
+  prm verify --file rollouts.jsonl --out graded.jsonl  # lines {"response": ..., "gold": ...}
 
 A line holding `pred` is compared as an answer; a line holding `response` has its final answer
 extracted first (boxed, `####`, "The answer is", else the last number unless --no-fallback).
@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 
+from prm.commands.vocab import add_renamed
 from prm.errors import RecordError, UserError
 
 
@@ -34,7 +35,7 @@ def add_arguments(p):
     many.add_argument("--gold-field", default="gold", help="field holding the reference answer")
     many.add_argument("--pred-field", default="pred", help="field holding a predicted answer")
     many.add_argument("--response-field", default="response", help="field holding a full response")
-    many.add_argument("--output", help="write each line back with `verdict` and `reason` added (JSONL)")
+    add_renamed(many, "--out", "--output", help="write each line back with `verdict` and `reason` added (JSONL)")
     many.add_argument("--show", choices=["all", "wrong", "none"], default="wrong",
                       help="which per-line verdicts to print (False and None count as 'wrong')")
     opts = p.add_argument_group("grading")
@@ -96,16 +97,16 @@ def _run_file(args) -> int:
         counts[verdict.correct] += 1
         if args.show == "all" or (args.show == "wrong" and verdict.correct is not True):
             tqdm.write(f"line {lineno}: {_label(verdict.correct)}\t{verdict.reason}", file=sys.stdout)
-        if args.output:
+        if args.out:
             rows.append({**obj, "verdict": verdict.correct, "reason": verdict.reason,
                          **({"extracted": extracted} if pred is None else {})})
     total = sum(counts.values())
     if total == 0:
         raise UserError(f"{args.file}: no records")
     elapsed = time.perf_counter() - start
-    if args.output:
-        write_jsonl_atomic(args.output, rows)
+    if args.out:
+        write_jsonl_atomic(args.out, rows)
     print(json.dumps({"pairs": total, "correct": counts[True], "wrong": counts[False], "unknown": counts[None],
                       "accuracy": round(counts[True] / total, 4), "seconds": round(elapsed, 2),
-                      **({"output": args.output} if args.output else {})}))
+                      **({"output": args.out} if args.out else {})}))
     return 0

@@ -64,7 +64,8 @@ def default_methods(pools, *, aggregations: Sequence[str] = AGGREGATIONS, gated:
             continue
         methods += [Method("naive", rm=rm, aggregation=agg), Method("weighted", rm=rm, aggregation=agg)]
     if gated is None:
-        gated = any(p.domain == "math" and any(len(v) for v in p.verdicts) for p in pools)
+        # only pools with a step checker's verdicts (prm/eval/pool.py: domains whose check_steps exists)
+        gated = any(any(len(v) for v in p.verdicts) for p in pools)
     if gated:
         methods.append(Method("random", gated=True))
         methods.append(Method("majority", gated=True))

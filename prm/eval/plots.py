@@ -38,25 +38,25 @@ def _style(name: str, families: list[str]):
     return color, ls
 
 
-def default_plot_methods(curves: dict) -> list[str]:
-    """The headline lines: baselines, each ORM, each PRM with `min` (the declared primary
-    aggregation), its weighted vote, and the sympy reranker; the rest stay in the report's tables
-    so the figure stays readable."""
+def default_plot_methods(curves: dict, aggregation: str = "min") -> list[str]:
+    """The headline lines: baselines, each ORM, each PRM with the declared headline `aggregation`,
+    its weighted vote, and the sympy reranker; the rest stay in the report's tables so the figure
+    stays readable."""
     keep = []
     for name in curves["methods"]:
         parts = name.replace("weighted:", "").replace("sympy+", "").split(":")
         if name.startswith("sympy+") and name != "sympy+" + ":".join(parts):
             continue
-        if name in ("random", "majority", "oracle", "sympy") or len(parts) == 1 or parts[-1] == "min":
-            if not name.startswith("sympy+") or parts[-1] == "min":
+        if name in ("random", "majority", "oracle", "sympy") or len(parts) == 1 or parts[-1] == aggregation:
+            if not name.startswith("sympy+") or parts[-1] == aggregation:
                 keep.append(name)
     return keep
 
 
 def plot_bon(curves: dict, path: str | Path, title: str, methods: list[str] | None = None,
-             points: list[dict] | None = None) -> Path:
+             points: list[dict] | None = None, aggregation: str = "min") -> Path:
     """`curves` is `Curves.to_dict()`; `points` are {"label", "n", "mean", "lo", "hi"} markers."""
-    names = methods or default_plot_methods(curves)
+    names = methods or default_plot_methods(curves, aggregation)
     fig, ax = plt.subplots(figsize=(8.5, 4.8), dpi=110)
     families: list[str] = []
     for name in names:

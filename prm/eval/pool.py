@@ -1,104 +1,37 @@
 """The scored pool: every sample of every problem, with its correctness and reward-model scores.
 
-One JSON object per line (what `prm search --method bon` writes and `prm eval bon --pool` reads), so
-samples scored by anyone's reward model can be compared on the same footing:
-
-    {"problem_id": "p1",            # required: samples of one problem form its pool
-     "correct": true,               # required: the verifier's judgement of the final answer
-     "scores": {"prm": [0.9, 0.4],  # required: one entry per reward model; a list = step scores
-                "orm": 0.7},        #   (PRM, aggregated by min/prod/last/mean), a number = outcome
-     "answer": "1/2",               # optional: extracted answer, grouped by verifier equivalence
-     "group": "PPF",                # optional: a ready group key (code: behaviour on the tests);
-                                    #   wins over `answer`
-     "domain": "math",              # optional: "math" (default) or "code"
-     "steps": ["...", "..."],       # optional: for length/step-count diagnostics and sympy checks
-     "step_verdicts": [true, null, false],  # optional: sympy check per step (computed if absent
-                                            #   and steps are given, math only)
-     "completion_tokens": 812,      # optional: generated tokens, for compute-matched comparisons
-     "sample_id": 3}                # optional; everything else passes through untouched
-
+One JSON object per line, the `PoolRecord` of `prm/records.py` (what `prm search` writes and
+`prm eval bon --pool` reads), so samples scored by anyone's reward model compare on the same footing.
 Every sample of a problem must carry the same reward models. Bad input raises `RecordError`
 naming file, line and field.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from prm.domains import DOMAINS
 from prm.errors import RecordError
-from prm.records import iter_jsonl
+from prm.records import PoolRecord, iter_records
 from prm.search.aggregate import AGGREGATIONS, sample_score
 from prm.search.select import group_answers, math_same
 from prm.search.verified import is_flagged, step_verdicts
 
 
-@dataclass
-class PoolSample:
-    problem_id: str
-    correct: bool
-    scores: dict
-    answer: str | None = None
-    group: str | None = None
-    domain: str = "math"
-    steps: list[str] | None = None
-    step_verdicts: list | None = None
-    completion_tokens: int | None = None
-    where: str = ""
-
-    @property
-    def length(self) -> int:
-        return len("".join(self.steps)) if self.steps is not None else 0
+# The pool line is a record of the data contract (prm/records.py); these names stay for callers.
+PoolSample = PoolRecord
 
 
-def _check_score(v, where: str, rm: str):
-    bad = RecordError(f"score for {rm!r} must be a number or a list of numbers", where=where, field="scores")
-    items = v if isinstance(v, list) else [v]
-    for x in items:
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
-            raise bad
-    if isinstance(v, list) and not v:
-        raise RecordError(f"empty step-score list for {rm!r}", where=where, field="scores")
+def parse_sample(obj: dict, where: str) -> PoolRecord:
+    return PoolRecord.from_dict(obj, where)
 
 
-def parse_sample(obj: dict, where: str) -> PoolSample:
-    for name in ("problem_id", "correct", "scores"):
-        if name not in obj:
-            raise RecordError("missing required field", where=where, field=name)
-    if not isinstance(obj["correct"], bool):
-        raise RecordError(f"expected true/false, got {obj['correct']!r}", where=where, field="correct")
-    scores = obj["scores"]
-    if not isinstance(scores, dict):
-        raise RecordError("expected an object {rm_name: score}", where=where, field="scores")
-    for rm, v in scores.items():
-        _check_score(v, where, rm)
-    steps = obj.get("steps")
-    if steps is not None and not (isinstance(steps, list) and all(isinstance(s, str) for s in steps)):
-        raise RecordError("expected a list of strings", where=where, field="steps")
-    verdicts = obj.get("step_verdicts")
-    if verdicts is not None:
-        if not isinstance(verdicts, list) or any(v not in (True, False, None) for v in verdicts):
-            raise RecordError("expected a list of true/false/null", where=where, field="step_verdicts")
-        if steps is not None and len(verdicts) != len(steps):
-            raise RecordError(f"{len(verdicts)} verdicts for {len(steps)} steps", where=where, field="step_verdicts")
-    domain = obj.get("domain", "math")
-    if domain not in ("math", "code"):
-        raise RecordError(f"must be 'math' or 'code', got {domain!r}", where=where, field="domain")
-    tokens = obj.get("completion_tokens")
-    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0):
-        raise RecordError("expected a non-negative integer", where=where, field="completion_tokens")
-    answer, group = obj.get("answer"), obj.get("group")
-    return PoolSample(problem_id=str(obj["problem_id"]), correct=obj["correct"], scores=scores,
-                      answer=None if answer is None else str(answer), group=None if group is None else str(group),
-                      domain=domain, steps=steps, step_verdicts=verdicts, completion_tokens=tokens, where=where)
-
-
-def read_pool(path: str | Path) -> list[PoolSample]:
-    return [parse_sample(obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path)]
+def read_pool(path: str | Path) -> list[PoolRecord]:
+    return list(iter_records(path, "pool"))
 
 
 @dataclass
@@ -163,8 +96,8 @@ def build_pools(samples: Sequence[PoolSample], *, aggregations: Sequence[str] = 
         for s in ss:
             if s.step_verdicts is not None:
                 verdicts.append(list(s.step_verdicts))
-            elif s.steps is not None and s.domain == "math":
-                verdicts.append(step_verdicts(s.steps, check))
+            elif s.steps is not None and DOMAINS[s.domain].check_steps is not None:
+                verdicts.append(step_verdicts(s.steps, check or DOMAINS[s.domain].check_steps))
             else:
                 verdicts.append([])
         scores: dict = {}

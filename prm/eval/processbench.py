@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from prm.errors import RecordError, UserError
-from prm.search.verified import first_false, step_verdicts
+from prm.first_error import first_error, labels_from_first_error
+from prm.records import iter_jsonl
+from prm.search.verified import step_verdicts
 
 from .metrics import auroc, ece, f1
 
@@ -41,14 +43,8 @@ def read_processbench(path: str | Path) -> list[dict]:
         if rows is None:
             raise RecordError("expected a JSON list of records (or JSONL)", where=str(path))
         where_kind = "record"
-    except json.JSONDecodeError:
-        rows, where_kind = [], "line"
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append((lineno, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise RecordError(f"invalid JSON ({e.msg})", where=f"{path}:{lineno}") from None
+    except json.JSONDecodeError:  # not one JSON document: JSONL, one record per line
+        rows, where_kind = list(iter_jsonl(path)), "line"
     out = []
     for k, r in rows:
         where = f"{path}:{where_kind} {k}" if where_kind == "record" else f"{path}:{k}"
@@ -75,7 +71,7 @@ def predict_from_scores(scores: Sequence[float], threshold: float = 0.5) -> int:
 def sympy_predictor(check: Callable | None = None) -> Callable:
     def predict(problem: str, steps: list[str]) -> tuple[int, list, None]:
         v = step_verdicts(steps, check)
-        return first_false(v), v, None
+        return first_error(v, soft=False), v, None  # a verdict is False or not: no soft labels
     return predict
 
 
@@ -106,10 +102,11 @@ def evaluate(items: Sequence[dict], predict: Callable, progress: bool = False) -
             n_err += 1
             hit_err += pred == label
         judged = len(r["steps"]) if label == -1 else label + 1
-        if scores is not None:
-            for i in range(min(judged, len(scores))):
-                step_scores.append(scores[i])
-                step_labels.append(i != label)
+        if scores is not None:  # ProcessBench says nothing of the steps after the first error
+            for s, y in zip(scores, labels_from_first_error(len(r["steps"]), label, "unlabeled")):
+                if y is not None:
+                    step_scores.append(s)
+                    step_labels.append(y)
         if verdicts is not None:
             total_steps += len(verdicts)
             checked += sum(v is not None for v in verdicts)

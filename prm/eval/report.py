@@ -58,14 +58,15 @@ def verdict_word(lo: float | None, hi: float | None) -> str:
     return "no clear difference"
 
 
-def comparisons(curves) -> dict:
-    """Paired differences at every N for the pre-declared primary comparisons (present methods only)."""
+def comparisons(curves, aggregation: str = PRIMARY_AGG) -> dict:
+    """Paired differences at every N for the pre-declared primary comparisons (present methods only):
+    each PRM with the headline `aggregation`, declared before the run (the demo: `DemoConfig`)."""
     names = {m.name for m in curves.methods}
-    prms = sorted({m.rm for m in curves.methods if m.aggregation == PRIMARY_AGG and not m.gated})
+    prms = sorted({m.rm for m in curves.methods if m.aggregation == aggregation and not m.gated})
     orms = sorted({m.rm for m in curves.methods if m.rm is not None and m.aggregation is None and not m.gated})
     out = {}
     for prm in prms:
-        a = f"{prm}:{PRIMARY_AGG}"
+        a = f"{prm}:{aggregation}"
         for b in [*orms, "majority", "random", f"weighted:{a}"]:
             if b in names and b != a:
                 out[f"{a} - {b}"] = curves.paired_delta(a, b)
@@ -167,7 +168,8 @@ def render_report(results: dict, manifest: dict) -> str:
             "`weighted:X` weighted majority vote with X's scores; `majority` plain self-consistency; `sympy` the "
             "sympy step checker alone (random pick among samples with no step proven false); `sympy+X` X restricted "
             "to those samples; `oracle` pass@N (upper bound); `random` the policy alone.",
-            f"The headline comparison (`prm:{PRIMARY_AGG}` against the others) was fixed before the run; "
+            f"The headline comparison (`prm:{results.get('headline_aggregation', PRIMARY_AGG)}` against the others) "
+            "was fixed before the run; "
             "other aggregations are shown but not promoted.", ""]
     for dom, d in results.get("domains", {}).items():
         out += [f"## {dom}", "", "### What ran", ""] + _stage_table(d.get("stages", {})) + [""]

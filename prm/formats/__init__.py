@@ -7,7 +7,7 @@
 Each adapter is one module with a pure `from_row(row, where, **options) -> [StepwiseRecord]`
 (one foreign row may give several records: BiRM has 15 responses per row, Math-APS a tree of
 prefixes) and, where it can be written, `to_row(record, **options) -> dict`. Dispatch is the two
-dict literals below. Files are read with `prm.loaders.iter_rows` (JSONL, a JSON list, .gz,
+dict literals below. Files are read with `prm.formats.files.iter_rows` (JSONL, a JSON list, .gz,
 .parquet), streamed where the format allows. Bad rows raise `RecordError` naming file:line and
 field, or with `skip_bad=True` are counted in `ReadStats` and reported by the caller.
 
@@ -31,6 +31,7 @@ from typing import Iterable, Iterator
 
 from prm.errors import RecordError, UserError
 from prm.formats import birm, math_aps, math_shepherd, openrlhf, prm800k, prmbench, processbench, stepwise
+from prm.formats.files import iter_rows
 from prm.records import ReadStats, StepwiseRecord, convert_rows, write_jsonl_atomic
 
 READERS = {
@@ -70,9 +71,8 @@ def _check(name: str, table: dict, what: str, opts: dict):
 
 def read_format(name: str, path: str | Path, *, skip_bad: bool = False, stats: ReadStats | None = None,
                 **opts) -> Iterator[StepwiseRecord]:
-    from prm.loaders import iter_rows
-
     fn = _check(name, READERS, "read", opts)
+
     def convert(where, row):
         try:
             return fn(row, where, **opts)

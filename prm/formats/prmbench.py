@@ -9,7 +9,7 @@ instead, every step True. `first_error` is the first error step (0-based), -1 if
 from __future__ import annotations
 
 from prm.errors import RecordError
-from prm.formats._common import need, str_list, text_id
+from prm.formats._common import first_error_of, need, str_list, text_id
 from prm.records import StepwiseRecord
 
 PROCESSES = ("modified", "original")
@@ -33,7 +33,7 @@ def from_row(row: dict, where: str, process: str = "modified") -> list[StepwiseR
     labels = [i not in errors for i in range(len(steps))]
     sid = str(row["idx"]) if isinstance(row.get("idx"), (str, int)) else text_id(question, *steps)
     extra = {"problem_id": text_id(question), "sample_id": sid if process == "modified" else f"{sid}:original",
-             "domain": "math", "first_error": errors[0] if errors else -1, "judged": [True] * len(steps),
+             "domain": "math", "first_error": first_error_of(labels), "judged": [True] * len(steps),
              "source_format": "prmbench", "process": process}
     for k in ("classification", "reason"):
         if isinstance(row.get(k), str):

@@ -10,10 +10,9 @@ Writing: `label` is the record's `first_error` column when present, else compute
 from __future__ import annotations
 
 from prm.errors import RecordError
-from prm.formats._common import first_error_of, need, str_list, text_id
+from prm.first_error import AFTER_ERROR, first_error_of, labels_from_first_error
+from prm.formats._common import need, str_list, text_id
 from prm.records import StepwiseRecord
-
-AFTER_ERROR = ("unlabeled", "incorrect")
 
 
 def from_row(row: dict, where: str, after_error: str = "unlabeled") -> list[StepwiseRecord]:
@@ -24,8 +23,7 @@ def from_row(row: dict, where: str, after_error: str = "unlabeled") -> list[Step
     fe = need(row, "label", int, where)
     if not -1 <= fe < len(steps):
         raise RecordError(f"expected -1 or a step index below {len(steps)}, got {fe}", where=where, field="label")
-    after = None if after_error == "unlabeled" else False
-    labels = [True] * len(steps) if fe == -1 else [True] * fe + [False] + [after] * (len(steps) - fe - 1)
+    labels = labels_from_first_error(len(steps), fe, after_error)
     pid = str(row["id"]) if isinstance(row.get("id"), (str, int)) else text_id(problem)
     extra = {"problem_id": pid, "sample_id": pid, "domain": "math", "first_error": fe,
              "judged": [v is not None for v in labels], "source_format": "processbench"}

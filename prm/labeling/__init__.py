@@ -11,7 +11,8 @@ Labelers (one module each):
   binary.py   OmegaPRM-style binary search for the first error, O(log n) prefix evaluations
 Shared pieces: inputs.py (samples joined to problems, rejects), rollouts.py (batched sampler calls),
 verify.py (parallel judging), base.py (record building), provenance.py (cost and origin),
-runner.py (streaming, resumable file runs, summary), agreement.py (labeler vs labeler).
+runner.py (streaming, resumable file runs, summary), pairs.py (in-memory labeling by method name),
+agreement.py (labeler vs labeler).
 """
 
 from prm.labeling.agreement import compare, compare_files
@@ -21,6 +22,7 @@ from prm.labeling.direct import DirectConfig, label_direct
 from prm.labeling.inputs import LabelItem, Reject, iter_items, load_problems
 from prm.labeling.mc import MCConfig, label_mc
 from prm.labeling.outcome import label_outcome
+from prm.labeling.pairs import label_pairs, label_summary, methods_for
 from prm.labeling.rollouts import RolloutConfig
 from prm.labeling.runner import RunConfig, format_summary, run_labeling, summarize_file
 from prm.labeling.verify import JudgeConfig
@@ -29,5 +31,5 @@ METHODS = ("outcome", "direct", "mc", "binary")
 
 __all__ = ["BinaryConfig", "DirectConfig", "JudgeConfig", "LabelItem", "MCConfig", "METHODS", "Reject",
            "RolloutConfig", "RunConfig", "compare", "compare_files", "format_summary", "iter_items",
-           "label_binary", "label_direct", "label_mc", "label_outcome", "load_problems", "make_items",
+           "label_binary", "label_direct", "label_mc", "label_outcome", "label_pairs", "label_summary", "methods_for", "load_problems", "make_items",
            "run_labeling", "summarize_file"]

@@ -12,15 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from prm.first_error import hard_label as hard
 from prm.records import iter_jsonl
-
-
-def hard(v) -> bool | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return v
-    return float(v) > 0
 
 
 def compare(a: Iterable[dict], b: Iterable[dict]) -> dict:
@@ -69,7 +62,7 @@ def merge(a: dict | None, b: dict) -> dict:
 
 
 def compare_files(a: str | Path, b: str | Path) -> dict:
-    return compare((obj for _, obj in iter_jsonl(a, skip_bad=True)), (obj for _, obj in iter_jsonl(b, skip_bad=True)))
+    return compare((obj for _, obj in iter_jsonl(a, errors="skip")), (obj for _, obj in iter_jsonl(b, errors="skip")))
 
 
 def format_agreement(d: dict, name_a: str = "a", name_b: str = "b") -> str:

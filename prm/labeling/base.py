@@ -1,5 +1,7 @@
 """Pieces every labeler shares: label policies, the first error, and building the output record.
 
+The after-error policy and the first-error scan are `prm.first_error`'s, re-exported here.
+
 Output record (TRL stepwise + extra columns, see ANCHORS.md and prm/records.py):
 
     prompt       the problem's question (the PRM adds its own formatting at training time)
@@ -19,37 +21,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+# the first-error rule lives in prm/first_error.py; re-exported here, where labelers import it from
+from prm.first_error import AFTER_ERROR, after_error_label, first_false, labels_from_first_error  # noqa: F401
 from prm.labeling.inputs import LabelItem, sample_id_for
 from prm.labeling.verify import full_text
 from prm.records import Problem, Sample, StepwiseRecord
-
-AFTER_ERROR = ("incorrect", "unlabeled")
-
-
-def after_error_label(policy: str):
-    """Label for steps after the first incorrect one. "incorrect": False, as in PRM800K's and
-    ProcessBench's reading that an error poisons what follows; "unlabeled": None, no loss."""
-    if policy not in AFTER_ERROR:
-        raise ValueError(f"after_error must be one of {AFTER_ERROR}, got {policy!r}")
-    return False if policy == "incorrect" else None
-
-
-def labels_from_first_error(n: int, first_error: int | None, after_error: str) -> list:
-    """Steps before the first error True, it False, later ones by policy; -1 = all True."""
-    if first_error is None:
-        return [None] * n
-    if first_error < 0:
-        return [True] * n
-    after = after_error_label(after_error)
-    return [True] * first_error + [False] + [after] * (n - first_error - 1)
-
-
-def first_false(labels: Sequence) -> int | None:
-    """Index of the first label that says "incorrect" (False, or a float of 0.0); None if none."""
-    for i, v in enumerate(labels):
-        if v is False or (isinstance(v, float) and v == 0.0):
-            return i
-    return None
 
 
 def solution_text(item: LabelItem) -> str:

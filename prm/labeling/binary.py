@@ -124,7 +124,7 @@ def label_binary(items: list[LabelItem], sampler: Any, prompt_fn: PromptFn, cfg:
             values[i - 1], counts[i - 1] = r.value, r.k
         values[-1] = 1.0 if oc.correct is True else 0.0
         judged = [v is not None for v in values]
-        verifier = verifier_info(s.item.domain, "grade" if s.item.domain == "math" else "run_tests")
+        verifier = verifier_info(s.item.domain)
         prov = make_provenance("binary", settings, verifier, cost, sinfo)
         out.append(make_record(s.item, labels, first_error=fe, judged=judged, outcome=oc.correct, provenance=prov,
                                mc_values=values, n_rollouts=counts))

@@ -23,6 +23,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from prm.domains import DOMAINS
+from prm.first_error import first_error
 from prm.labeling.base import AFTER_ERROR, after_error_label, make_record, solution_text
 from prm.labeling.inputs import LabelItem
 from prm.labeling.provenance import Cost, make_provenance, verifier_info
@@ -49,7 +51,7 @@ def direct_labels(verdicts: list[bool | None], outcome: bool | None, cfg: Direct
                   ) -> tuple[list, int | None]:
     """Pure core of rules 3-5: step verdicts (+ the sample's outcome) -> (labels, first_error)."""
     n = len(verdicts)
-    fe = next((i for i, v in enumerate(verdicts) if v is False), None)
+    fe = first_error(verdicts, soft=False, missing=None)  # rule 3; None here = no False step
     labels: list = []
     for i, v in enumerate(verdicts):
         if fe is not None and i == fe:
@@ -98,8 +100,9 @@ def _step_verdicts(steps: list[str], gold: str, cfg: DirectConfig) -> tuple[list
 def label_direct(items: list[LabelItem], cfg: DirectConfig = DirectConfig(),
                  judge: JudgeConfig = JudgeConfig()) -> list[StepwiseRecord]:
     for it in items:
-        if it.domain != "math":
-            raise ValueError(f"{it.where}: direct labeling is math-only (sample {it.sample_id} is {it.domain})")
+        if DOMAINS[it.domain].check_steps is None:
+            raise ValueError(f"{it.where}: direct labeling is math-only: it needs a step checker, which "
+                             f"{it.domain} has not (sample {it.sample_id})")
     t0 = time.perf_counter()
     outcomes = judge_many([(it.problem, solution_text(it)) for it in items], judge)
     share = (time.perf_counter() - t0) / max(1, len(items))

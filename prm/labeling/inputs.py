@@ -16,7 +16,6 @@ a sample whose domain the chosen method cannot label.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Iterator
 
 from prm.errors import RecordError, UserError
 from prm.records import Problem, Sample, iter_jsonl
-from prm.steps import DEFAULT_SEP, clean_steps
+from prm.domains import DOMAINS
 
 # the problem fields whose absence makes a problem unlabelable but not malformed
 _GOLD_FIELDS = {"answer", "tests", "test_format", "entry_point"}
@@ -46,7 +45,7 @@ class LabelItem:
 
     @property
     def sep(self) -> str:
-        return DEFAULT_SEP[self.problem.domain]
+        return DOMAINS[self.problem.domain].sep
 
 
 @dataclass
@@ -90,11 +89,8 @@ def load_problems(path: str | Path) -> Problems:
 
 
 def steps_for(sample: Sample, domain: str) -> list[str]:
-    """The steps a labeler and a PRM see. Math: stripped, empty ones dropped (`clean_steps`).
-    Code: only trailing whitespace is stripped, because leading indentation is the program."""
-    if domain == "code":
-        return [s.rstrip() for s in sample.steps if s.strip()]
-    return clean_steps(sample.steps)
+    """The steps a labeler and a PRM see: the domain's `clean` (prm/domains.py)."""
+    return DOMAINS[domain].clean(sample.steps)
 
 
 def sample_id_for(sample: Sample, seen: Counter) -> str:
@@ -113,7 +109,8 @@ def sample_id_for(sample: Sample, seen: Counter) -> str:
 def iter_items(samples_path: str | Path, problems: Problems, *, domains: tuple[str, ...] = ("math", "code")
                ) -> Iterator[LabelItem | Reject]:
     seen: Counter = Counter()
-    for lineno, obj in _lines(samples_path):
+    # a bad line comes back as its RecordError and becomes a Reject: every line is reported
+    for lineno, obj in iter_jsonl(samples_path, errors="yield"):
         where = f"{samples_path}:{lineno}"
         if isinstance(obj, RecordError):
             yield Reject(where, _without_where(obj, where))
@@ -145,33 +142,6 @@ def iter_items(samples_path: str | Path, problems: Problems, *, domains: tuple[s
 def _without_where(err: Exception, where: str) -> str:
     msg = str(err)
     return msg[len(where) + 2:] if msg.startswith(where + ": ") else msg
-
-
-def _lines(path: str | Path) -> Iterator[tuple[int, dict | RecordError]]:
-    """Like iter_jsonl(skip_bad=True) but yields the error in place of a bad line (invalid JSON,
-    not an object, not UTF-8), so the caller can report it with its line number."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"no such file: {path}")
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield lineno, RecordError(f"not UTF-8 text ({e.reason} at byte {e.start})", where=where)
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield lineno, RecordError(f"invalid JSON ({e.msg} at column {e.colno})", where=where)
-                continue
-            if not isinstance(obj, dict):
-                yield lineno, RecordError(f"expected a JSON object, got {type(obj).__name__}", where=where)
-                continue
-            yield lineno, obj
 
 
 def count_lines(path: str | Path) -> int:

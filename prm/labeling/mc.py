@@ -49,10 +49,6 @@ def mc_labels(values: list[float], label: str) -> list:
     return [v > 0 for v in values] if label == "hard" else [float(v) for v in values]
 
 
-def _verifier(domain: str) -> dict:
-    return verifier_info(domain, "grade" if domain == "math" else "run_tests")
-
-
 def label_mc(items: list[LabelItem], sampler: Any, prompt_fn: PromptFn, cfg: MCConfig = MCConfig(),
              judge: JudgeConfig = JudgeConfig()) -> list[StepwiseRecord]:
     requests = [(it, i) for it in items for i in range(1, len(it.steps))]
@@ -76,7 +72,7 @@ def label_mc(items: list[LabelItem], sampler: Any, prompt_fn: PromptFn, cfg: MCC
         values = [r.value if r.value is not None else 0.0 for r in rs] + [1.0 if oc.correct is True else 0.0]
         labels = mc_labels(values, cfg.label)
         fe = first_false(mc_labels(values, "hard"))
-        prov = make_provenance("mc", settings, _verifier(it.domain), cost, sinfo)
+        prov = make_provenance("mc", settings, verifier_info(it.domain), cost, sinfo)
         out.append(make_record(it, labels, first_error=-1 if fe is None else fe, judged=[True] * len(it.steps),
                                outcome=oc.correct, provenance=prov, mc_values=values,
                                n_rollouts=[r.k for r in rs] + [0], mc_hard=mc_labels(values, "hard"),

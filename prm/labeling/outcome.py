@@ -31,7 +31,7 @@ def label_outcome(items: list[LabelItem], judge: JudgeConfig = JudgeConfig()) ->
         n = len(it.steps)
         labels = [None] * (n - 1) + [v.correct]
         judged = [False] * (n - 1) + [v.correct is not None]
-        prov = make_provenance("outcome", {}, verifier_info(it.domain, "grade" if it.domain == "math" else "run_tests"),
+        prov = make_provenance("outcome", {}, verifier_info(it.domain),
                                cost)
         out.append(make_record(it, labels, first_error=-1 if v.correct is True else None, judged=judged,
                                outcome=v.correct, provenance=prov, outcome_reason=v.reason))

@@ -45,16 +45,11 @@ class Cost:
         return cls(**{f.name: d.get(f.name, 0) or 0 for f in fields(cls)})
 
 
-def verifier_info(domain: str, what: str) -> dict:
-    """Name and version of the verifier used, read from the verifier package itself."""
-    try:
-        if domain == "math":
-            from verifiers.math import VERSION
-        else:
-            from verifiers.code import VERSION
-    except Exception:  # the verifier may be missing or broken; provenance must still be written
-        VERSION = None
-    return {"name": f"verifiers.{domain}.{what}", "version": VERSION}
+def verifier_info(domain: str, what: str | None = None) -> dict:
+    """Name and version of the verifier used (`what`: its function; None: the domain's judge)."""
+    from prm.domains import DOMAINS
+
+    return DOMAINS[domain].verifier_info(what)
 
 
 def sampler_info(sampler: Any, params: Any) -> dict | None:

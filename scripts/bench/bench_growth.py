@@ -109,8 +109,7 @@ def _tokens(model_dir: str, rows: list[dict]) -> tuple[int, float]:
 
 
 def stage_training(rows: list[dict], ctx: dict) -> tuple[float, dict]:
-    from prm.train import train_rm
-    from prm.train_config import TrainConfig
+    from prm.train import TrainConfig, train_rm
 
     work = Path(ctx["tmp"]) / f"train_{len(rows)}_{len(rows[0]['steps'])}"
     work.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,7 @@ def versions() -> str:
 def draw_samples(sampler, model_dir, problems, args):
     from prm.records import Sample
     from prm.sampler import SamplingConfig, build_prompt
-    from prm.steps import DEFAULT_SEP, split_code_steps, split_steps
+    from prm.domains import DOMAINS
 
     prompts = [build_prompt(model_dir, p.question) for p in problems]
     outs = sampler.generate(prompts, SamplingConfig(n=args.samples_per_problem, temperature=args.sample_temperature,
@@ -77,7 +77,7 @@ def draw_samples(sampler, model_dir, problems, args):
     pairs = []
     for p, comps in zip(problems, outs):
         for c in comps:
-            steps = split_code_steps(c.text) if p.domain == "code" else split_steps(c.text, DEFAULT_SEP["math"])
+            steps = DOMAINS[p.domain].segment(c.text)
             pairs.append((p, Sample(problem_id=p.id, text=c.text, steps=steps)))
     return pairs
 

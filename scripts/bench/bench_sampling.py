@@ -118,7 +118,7 @@ def main() -> int:
                   "far from it (per-token overhead and memory traffic dominate), a large one comes closer",
                   "the two backends draw different samples, so token counts differ: compare rates",
                   f"dtype auto -> vLLM runs {vllm_dtype}, transformers float32 (on a CPU without bfloat16 "
-                  "instructions prm.sampler_vllm.resolve_dtype keeps vLLM in float32: vLLM's own auto would cast to "
+                  "instructions prm.vllm_engine.resolve_dtype keeps vLLM in float32: vLLM's own auto would cast to "
                   f"bfloat16, whose torch matmul rate here is {matmul_gflops(512, dtype='bfloat16'):.1f} GFLOP/s at 512^3)"])
     return 0
 

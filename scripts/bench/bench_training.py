@@ -87,8 +87,7 @@ def run_trl(work: Path, train, ev, a, k: int, *, bf16: bool = False) -> dict:
 
 
 def run_ours(work: Path, a, k: int) -> dict:
-    from prm.train import train_rm
-    from prm.train_config import TrainConfig
+    from prm.train import TrainConfig, train_rm
 
     out = train_rm(TrainConfig(model=str(work / "lm"), train_file=str(work / "train.jsonl"),
                                eval_file=str(work / "eval.jsonl"), output_dir=str(work / f"ours{k}"),

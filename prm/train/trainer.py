@@ -1,238 +1,37 @@
-"""Train a PRM (per-step token classification) or an ORM (outcome / pairwise) on stepwise records.
+"""The reward-model trainer: loss, metrics, transformers' Trainer with our loss, and the entry points.
 
-    from prm.train import train_rm
-    from prm.train_config import TrainConfig
+    from prm.train import TrainConfig, train_rm
     out_dir = train_rm(TrainConfig(model="path/to/causal-lm", train_file="labels.jsonl", output_dir="prm-out"))
 
 Built on transformers' `Trainer`, so `accelerate launch` runs it under DDP, FSDP or DeepSpeed
-unchanged (configs in scripts/accelerate/). The pieces, top to bottom:
+unchanged (configs in scripts/accelerate/).
 
-1. features  -- stepwise record -> {input_ids, labels}: `prm.sequence.encode` (the builder scoring
-   uses), label on each step's position, -100 elsewhere. Labels stay floats: True -> 1.0, 0.7 -> 0.7,
-   None (not judged) -> -100. A sample whose steps do not fit after left-truncating the prompt is
-   dropped and counted in `DataStats`, never cut into mislabeled pieces.
-2. pairs     -- pairwise ORM: correct vs incorrect samples of one problem (grouped by `problem_id`,
-   else by prompt), at most `max_pairs_per_problem` per problem, chosen with a seeded RNG.
-3. loss      -- `rm_loss`: hard labels cross-entropy, soft labels BCE on logit(1) - logit(0) (the
-   same number on 0/1 targets), pairwise Bradley-Terry on the same margin at the last step.
-4. metrics   -- step accuracy (threshold 0.5), AUROC, mean abs error to soft targets; pair accuracy.
-5. save      -- a normal HF model dir (LoRA merged) with the toolkit settings in `config.prm_toolkit`:
-   separator, step tag (+ id), objective, label semantics, training-data hash, verifier versions.
-
-Where this departs from TRL's PRMTrainer (<= 1.13): floats are never cast with int(); the prompt is
-followed by the separator in training as in scoring; steps are tokenized as one joined text, not one
-by one; over-long samples are dropped and counted instead of silently truncated.
+- loss     -- `rm_loss`: hard labels cross-entropy, soft labels BCE on logit(1) - logit(0) (the
+  same number on 0/1 targets), pairwise Bradley-Terry on the same margin at the last step.
+- metrics  -- step accuracy (threshold 0.5), AUROC, mean abs error to soft targets; pair accuracy.
+- model    -- the causal LM loaded as a 2-label token classifier (optionally LoRA).
+- entry    -- `prepare` (data, step tag), `train_rm` (one model), `train_ensemble` (K members).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import random
 import shutil
-from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-import prm
 from prm.errors import UserError
-from prm.records import StepwiseRecord, iter_records
-from prm.sequence import add_step_tag, encode, resolve_step_tag, truncate_left
-from prm.train_config import TrainConfig
+from prm.sequence import add_step_tag, resolve_step_tag
+from prm.train.config import TrainConfig
+from prm.train.data import IGNORE, Collator, DataStats, make_features, read_stepwise
+from prm.train.save import file_sha256, save_run, toolkit_settings
 
-IGNORE = -100.0
 ID2LABEL = {0: "LABEL_0", 1: "LABEL_1"}   # index 1 = correct (TRL's LABEL_1, Qwen's positive column)
-LABEL_SEMANTICS = "softmax(logits)[..., 1] at each step's last separator token = P(step is correct)"
 
 
-# ----------------------------------------------------------------------------- 1. features
-@dataclass
-class DataStats:
-    read: int = 0
-    used: int = 0
-    dropped_too_long: int = 0
-    dropped_unlabeled: int = 0      # no judged step (prm) / no outcome (orm)
-    dropped_merged: int = 0         # two step boundaries inside one token (no step tag)
-    dropped_other_shard: int = 0
-    pairs: int = 0
-    problems_without_pair: int = 0
-    hard_labels: int = 0
-    soft_labels: int = 0
-    verifiers: set = field(default_factory=set)
-    labelers: set = field(default_factory=set)
-
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["verifiers"] = sorted(self.verifiers)
-        d["labelers"] = sorted(self.labelers)
-        return d
-
-    @property
-    def label_type(self) -> str:
-        return "mixed" if self.hard_labels and self.soft_labels else "soft" if self.soft_labels else "hard"
-
-
-def is_soft(label) -> bool:
-    return isinstance(label, float) and label not in (0.0, 1.0)
-
-
-def outcome_label(rec: StepwiseRecord) -> float | None:
-    """Final correctness: an `outcome` / `correct` column when the labeler wrote one, else the last
-    step's label (a sample's last step is correct iff its answer is, for every labeler here)."""
-    for key in ("outcome", "correct"):
-        v = rec.extra.get(key)
-        if isinstance(v, bool) or (isinstance(v, (int, float)) and 0 <= v <= 1):
-            return float(v)
-    last = rec.labels[-1] if rec.labels else None
-    return None if last is None else float(last)
-
-
-def group_key(rec: StepwiseRecord) -> str:
-    pid = rec.extra.get("problem_id")
-    return str(pid) if pid is not None else rec.prompt
-
-
-def in_shard(rec: StepwiseRecord, shard: tuple[int, int] | None) -> bool:
-    if shard is None:
-        return True
-    # stable across runs and machines (Python's hash() is salted per process)
-    h = int(hashlib.sha1(group_key(rec).encode("utf-8")).hexdigest()[:12], 16)
-    return h % shard[1] == shard[0]
-
-
-def featurize(tokenizer, rec: StepwiseRecord, *, objective: str, sep: str, step_tag: str | None,
-              max_length: int) -> tuple[dict | None, str]:
-    """One record -> ({"input_ids", "labels"}, "ok") or (None, reason) with reason in
-    {"too_long", "merged", "unlabeled"}. Pure apart from the tokenizer."""
-    e = truncate_left(encode(tokenizer, rec.prompt, rec.completions, sep, step_tag), max_length)
-    if e is None:
-        return None, "too_long"
-    bounds = [e.prompt_end - 1, *e.step_positions]
-    if any(a >= b for a, b in zip(bounds, bounds[1:])):
-        # one token spans two step boundaries (possible without a step tag): two labels would land
-        # on one position; drop and count rather than keep only one of them
-        return None, "merged"
-    labels = [IGNORE] * len(e.input_ids)
-    if objective == "prm":
-        for pos, lab in zip(e.step_positions, rec.labels):
-            if lab is not None:
-                labels[pos] = float(lab)      # never int(): 0.7 stays 0.7
-        if all(lab is None for lab in rec.labels):
-            return None, "unlabeled"
-    else:
-        y = outcome_label(rec)
-        if y is None or not e.step_positions:
-            return None, "unlabeled"
-        labels[e.step_positions[-1]] = y
-    return {"input_ids": e.input_ids, "labels": labels}, "ok"
-
-
-def _note_provenance(rec: StepwiseRecord, stats: DataStats) -> None:
-    prov = rec.extra.get("provenance")
-    if isinstance(prov, dict):
-        v = prov.get("verifier")
-        if isinstance(v, dict) and v.get("name"):
-            stats.verifiers.add(f"{v.get('name')}=={v.get('version')}")
-        if isinstance(prov.get("labeler"), str):
-            stats.labelers.add(prov["labeler"])
-
-
-def read_stepwise(path: str, shard: tuple[int, int] | None, stats: DataStats) -> list[StepwiseRecord]:
-    """All records of a stepwise file (strict: a bad line raises naming file, line and field)."""
-    out = []
-    for rec in iter_records(path, "stepwise"):
-        stats.read += 1
-        if not in_shard(rec, shard):
-            stats.dropped_other_shard += 1
-            continue
-        out.append(rec)
-    return out
-
-
-def make_features(tokenizer, records: list[StepwiseRecord], cfg: TrainConfig, step_tag: str | None,
-                  stats: DataStats, *, progress: bool = True, desc: str = "tokenize") -> list[dict]:
-    from tqdm import tqdm
-
-    kw = dict(objective=cfg.objective, sep=cfg.sep, step_tag=step_tag, max_length=cfg.max_length)
-    feats: dict[int, dict] = {}
-    for i, rec in enumerate(tqdm(records, desc=desc, unit="rec", disable=not progress)):
-        feat, why = featurize(tokenizer, rec, **kw)
-        if feat is None:
-            setattr(stats, f"dropped_{why}", getattr(stats, f"dropped_{why}") + 1)
-            continue
-        feats[i] = feat
-        _note_provenance(rec, stats)
-        for lab in rec.labels if cfg.objective == "prm" else [outcome_label(rec)]:
-            if lab is not None:
-                if is_soft(lab):
-                    stats.soft_labels += 1
-                else:
-                    stats.hard_labels += 1
-    if cfg.objective != "pairwise":
-        stats.used = len(feats)
-        return list(feats.values())
-    pairs = build_pairs([(records[i], i) for i in feats], cfg.max_pairs_per_problem, cfg.seed, stats)
-    stats.used = len({i for pair in pairs for i in pair})
-    return [{"input_ids": feats[c]["input_ids"], "labels": feats[c]["labels"],
-             "rejected_input_ids": feats[r]["input_ids"], "rejected_labels": feats[r]["labels"]}
-            for c, r in pairs]
-
-
-# ----------------------------------------------------------------------------- 2. pairs
-def build_pairs(items: list[tuple[StepwiseRecord, int]], max_per_problem: int, seed: int,
-                stats: DataStats | None = None) -> list[tuple[int, int]]:
-    """(chosen, rejected) index pairs: outcome > 0.5 vs < 0.5 within a problem; seeded sample."""
-    groups: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for rec, idx in items:
-        y = outcome_label(rec)
-        if y is None or y == 0.5:
-            continue
-        groups[group_key(rec)][0 if y > 0.5 else 1].append(idx)
-    rng = random.Random(seed)
-    pairs = []
-    for key in sorted(groups):
-        good, bad = groups[key]
-        if not good or not bad:
-            if stats is not None:
-                stats.problems_without_pair += 1
-            continue
-        allp = [(g, b) for g in good for b in bad]
-        pairs += rng.sample(allp, min(max_per_problem, len(allp)))
-    if stats is not None:
-        stats.pairs = len(pairs)
-    return pairs
-
-
-class Collator:
-    """Right-pads a batch. Pairwise items become two rows each, interleaved (chosen, rejected), so
-    rows 2i and 2i+1 stay a pair through the Trainer's prediction loop."""
-
-    def __init__(self, pad_id: int):
-        self.pad_id = pad_id
-
-    def __call__(self, features: list[dict]) -> dict:
-        import torch
-
-        rows = []
-        for f in features:
-            rows.append((f["input_ids"], f["labels"]))
-            if "rejected_input_ids" in f:
-                rows.append((f["rejected_input_ids"], f["rejected_labels"]))
-        n = max(len(ids) for ids, _ in rows)
-        input_ids = torch.full((len(rows), n), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(rows), n), dtype=torch.long)
-        labels = torch.full((len(rows), n), IGNORE, dtype=torch.float32)
-        for i, (ids, labs) in enumerate(rows):
-            input_ids[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-            attention[i, :len(ids)] = 1
-            labels[i, :len(labs)] = torch.tensor(labs, dtype=torch.float32)
-        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
-
-
-# ----------------------------------------------------------------------------- 3. loss
+# ----------------------------------------------------------------------------- loss
 def rm_loss(logits, labels, objective: str, normalizer=None):
     """Loss from token logits (B, T, 2) and float labels (B, T) with -100 = no label.
 
@@ -269,7 +68,7 @@ def rm_loss(logits, labels, objective: str, normalizer=None):
     return total / (normalizer if normalizer is not None else y.numel())
 
 
-# ----------------------------------------------------------------------------- 4. metrics
+# ----------------------------------------------------------------------------- metrics
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Area under the ROC curve; nan with one class (Trainer metrics must be floats)."""
     from prm.eval.metrics import auroc as _auroc
@@ -389,41 +188,6 @@ def load_backbone(cfg: TrainConfig, tokenizer):
     return model
 
 
-def file_sha256(*paths: str | None) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        if p is None:
-            continue
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
-def toolkit_settings(cfg: TrainConfig, step_tag: str | None, step_tag_id: int | None,
-                     stats: DataStats, data_hash: str) -> dict:
-    """What goes into config.prm_toolkit: everything a scorer needs, and where the labels came from."""
-    return {
-        "format": 1,
-        "toolkit_version": prm.__version__,
-        "kind": cfg.kind,
-        "objective": cfg.objective,
-        "sep": cfg.sep,
-        "step_tag": step_tag,
-        "step_tag_id": step_tag_id,
-        "label_index": 1,
-        "label_semantics": LABEL_SEMANTICS,
-        "label_type": stats.label_type,
-        "max_length": cfg.max_length,
-        "base_model": cfg.model,
-        "seed": cfg.seed,
-        "shard": list(cfg.shard) if cfg.shard else None,
-        "data": {"train_file": Path(cfg.train_file).name, "sha256": data_hash, **stats.to_dict()},
-        "verifiers": sorted(stats.verifiers),
-        "labelers": sorted(stats.labelers),
-    }
-
-
 # ----------------------------------------------------------------------------- entry points
 def prepare(cfg: TrainConfig, tokenizer, *, progress: bool = True):
     """Read, tokenize and (pairwise) pair the data; adds the step tag to `tokenizer` when one is
@@ -461,7 +225,7 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
             before = json.loads(run_file.read_text())
             if before.get("data_sha256") != data_hash or before.get("objective") != cfg.objective:
                 raise UserError(f"{ckpt_dir}: checkpoints are from a different run (training data or "
-                                "objective changed); use a new --output-dir or --no-resume")
+                                "objective changed); use a new --out (output_dir) or --no-resume")
     from transformers import set_seed
 
     set_seed(cfg.seed)  # the new score head is drawn from torch's RNG: unseeded, two runs (or a DDP run) differ
@@ -481,18 +245,8 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
     eval_metrics = trainer.evaluate() if ev else {}
 
     if trainer.is_world_process_zero():
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        if hasattr(model, "merge_and_unload"):
-            model = model.merge_and_unload()      # a plain HF model: vLLM and any scorer load it
-        model.config.prm_toolkit = toolkit_settings(cfg, step_tag, step_tag_id, stats, data_hash)
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        report = {"config": _jsonable(cfg.to_dict()), "data": stats.to_dict(),
-                  "train": _jsonable(result.metrics), "eval": _jsonable(eval_metrics),
-                  "log_history": _jsonable(trainer.state.log_history),
-                  "resumed_from": last, "world_size": trainer.args.world_size,
-                  "distributed_type": str(trainer.accelerator.distributed_type)}
-        (out / "train_report.json").write_text(json.dumps(report, indent=1))
+        save_run(trainer, tokenizer, cfg, toolkit_settings(cfg, step_tag, step_tag_id, stats, data_hash), stats,
+                 result.metrics, eval_metrics, last)
     trainer.accelerator.wait_for_everyone()
     if trainer.is_world_process_zero() and not cfg.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
@@ -515,19 +269,3 @@ def train_ensemble(cfg: TrainConfig, *, seeds: list[int] | None = None, shards: 
     (Path(cfg.output_dir) / "ensemble.json").write_text(
         json.dumps({"members": [d.name for d in dirs]}, indent=1))
     return dirs
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
-
-
-__all__ = ["train_rm", "train_ensemble", "featurize", "rm_loss", "step_metrics", "auroc", "build_pairs",
-           "Collator", "DataStats", "outcome_label", "TrainConfig"]

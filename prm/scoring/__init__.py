@@ -1,0 +1,87 @@
+"""Score samples with a trained PRM or ORM, in transformers or vLLM, with the same numbers.
+
+    from prm.scoring import load_scorer
+    scorer = load_scorer("prm-out")                    # reads sep, step tag, kind from the config
+    scorer.score("What is 1+1?", ["1+1=2", "The answer is 2."])   # PRM: [P(step 1 ok), P(step 2 ok)]
+    scorer.score_batch([(question, steps), ...])       # ORM: one float per sample, in a 1-element list
+    scorer.close()
+
+Files: `base.py` the settings reader, the `Scorer` base (sequences and reading scores, shared by both
+backends), the `ScorerLike` protocol; `hf.py` the transformers backend; `vllm.py` the vLLM backend
+(engine start-up in `prm/vllm_engine.py`, shared with the sampler); `ensemble.py` min / mean ensembles.
+This file picks the backend and loads.
+
+`backend="auto"` picks vLLM when a CUDA GPU and vLLM are present, else transformers: on CPU vLLM
+scores ~6x faster once started (scripts/bench/bench_scoring.py) but its engine start (30 s to 2 min)
+pays off only past roughly a thousand samples; pass backend="vllm" for big CPU jobs.
+Ensembles: several model dirs (or a dir with ensemble.json) combine member scores per step with
+`min` (pessimistic: the mitigation for reward hacking) or `mean`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prm.errors import UserError
+from prm.scoring.base import BACKENDS, Scorer, ScorerLike, p_correct, read_settings
+from prm.scoring.ensemble import ENSEMBLES, EnsembleScorer, expand_dirs
+from prm.scoring.hf import HFScorer
+
+__all__ = ["BACKENDS", "ENSEMBLES", "EnsembleScorer", "HFScorer", "SETTINGS", "Scorer", "ScorerLike", "load_scorer",
+           "p_correct", "pick_backend", "read_settings"]
+
+# The load_scorer settings each backend takes; a setting left at None is the backend's own default.
+SETTINGS = {
+    "transformers": ("max_length", "device", "dtype", "max_batch_tokens", "max_batch_size"),
+    "vllm": ("max_length", "dtype", "gpu_memory_utilization", "max_model_len", "enforce_eager", "seed"),
+}
+SHARED_GPU_MEMORY = 0.3  # vLLM ensembles: the members share one device, this much of it in all
+
+
+def pick_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise UserError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend != "auto":
+        return backend
+    try:
+        import torch
+        import vllm  # noqa: F401
+    except ImportError:
+        return "transformers"
+    return "vllm" if torch.cuda.is_available() else "transformers"
+
+
+def load_scorer(model_dirs: str | Path | list, backend: str = "auto", ensemble: str = "min", *,
+                max_length: int | None = None, dtype: str | None = None, device: str | None = None,
+                max_batch_tokens: int | None = None, max_batch_size: int | None = None,
+                gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
+                enforce_eager: bool | None = None, seed: int | None = None):
+    """A Scorer for one model dir, or an EnsembleScorer for several (or a dir with ensemble.json).
+
+    max_length: the longest sequence scored (default: the one the model was trained with).
+    transformers: device, dtype (default float32), max_batch_tokens, max_batch_size.
+    vLLM: dtype (default float32), gpu_memory_utilization, max_model_len, enforce_eager, seed.
+    A setting the chosen backend does not take is a UserError (see SETTINGS).
+    """
+    dirs = expand_dirs(model_dirs)
+    for d in dirs:
+        read_settings(d)              # fail early with the file named, before loading any weights
+    chosen = pick_backend(backend)
+    given = {k: v for k, v in dict(max_length=max_length, dtype=dtype, device=device,
+                                   max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
+                                   gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+                                   enforce_eager=enforce_eager, seed=seed).items() if v is not None}
+    unknown = [k for k in given if k not in SETTINGS[chosen]]
+    if unknown:
+        picked = f" (backend 'auto' picked {chosen})" if backend == "auto" else ""
+        raise UserError(f"the {chosen} scorer backend does not take {', '.join(unknown)}{picked}; "
+                        f"it takes {', '.join(SETTINGS[chosen])}")
+    if chosen == "vllm":
+        from prm.scoring.vllm import VLLMScorer
+
+        if len(dirs) > 1 and "gpu_memory_utilization" not in given:
+            given["gpu_memory_utilization"] = SHARED_GPU_MEMORY / len(dirs)
+        members = [VLLMScorer(d, **given) for d in dirs]
+    else:
+        members = [HFScorer(d, **given) for d in dirs]
+    return members[0] if len(members) == 1 else EnsembleScorer(members, ensemble)

@@ -1,0 +1,58 @@
+"""The transformers backend of the scorer: a forward pass, batches of similar length, padded right.
+
+Padding after a sequence cannot change its logits (the model is causal), so batching is exact.
+"""
+
+from __future__ import annotations
+
+from prm.scoring.base import Scorer
+
+
+class HFScorer(Scorer):
+    """Longest samples first, batched up to `max_batch_tokens` padded tokens or `max_batch_size` rows."""
+
+    backend = "transformers"
+
+    def __init__(self, model_dir, max_length=None, *, device: str | None = None, dtype: str = "float32",
+                 max_batch_tokens: int = 16384, max_batch_size: int = 64):
+        super().__init__(model_dir, max_length)
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = AutoModelForTokenClassification.from_pretrained(
+            self.model_dir, dtype=getattr(torch, dtype)).to(self.device).eval()
+        self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    def _logits(self, ids, progress=False):
+        import torch
+        from tqdm import tqdm
+
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        batches, cur = [], []
+        for i in order:
+            # longest first: the first item of a batch sets its padded width
+            if cur and ((len(cur) + 1) * len(ids[cur[0]]) > self.max_batch_tokens or len(cur) >= self.max_batch_size):
+                batches.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            batches.append(cur)
+        out = [None] * len(ids)
+        with torch.inference_mode():
+            for b in tqdm(batches, desc="score", unit="batch", disable=not progress):
+                width = len(ids[b[0]])
+                x = torch.full((len(b), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(b), width), dtype=torch.long)
+                for r, i in enumerate(b):
+                    x[r, :len(ids[i])] = torch.tensor(ids[i])
+                    mask[r, :len(ids[i])] = 1
+                lg = self.model(input_ids=x.to(self.device), attention_mask=mask.to(self.device)).logits
+                lg = lg.float().cpu().numpy()
+                for r, i in enumerate(b):
+                    out[i] = lg[r, :len(ids[i])]
+        return out
+
+    def close(self):
+        self.model = None
