@@ -11,9 +11,9 @@ backends), the `ScorerLike` protocol; `hf.py` the transformers backend; `vllm.py
 (engine start-up in `prm/vllm_engine.py`, shared with the sampler); `ensemble.py` min / mean ensembles.
 This file picks the backend and loads.
 
-`backend="auto"` picks vLLM when a CUDA GPU and vLLM are present, else transformers: on CPU vLLM
-scores ~6x faster once started (scripts/bench/bench_scoring.py) but its engine start (30 s to 2 min)
-pays off only past roughly a thousand samples; pass backend="vllm" for big CPU jobs.
+`backend="auto"` picks vLLM when a CUDA GPU and vLLM are present, else transformers: on a CPU the
+vLLM pooling runner scored a small PRM slower than a plain forward pass (0.55x, idle, 2 cores;
+scripts/bench/bench_scoring.py and BENCHMARKS.md) and its engine start costs 30 s to 2 min.
 Ensembles: several model dirs (or a dir with ensemble.json) combine member scores per step with
 `min` (pessimistic: the mitigation for reward hacking) or `mean`.
 """
