@@ -167,6 +167,7 @@ def _curves(summary, res: dict):
 
 
 def _beam(results, cfg: DemoConfig, curves, ddir: Path, res: dict):
+    from prm.eval.report import pct
     from prm.eval.summary import beam_summary
     from prm.records import write_jsonl_atomic
 
@@ -175,7 +176,7 @@ def _beam(results, cfg: DemoConfig, curves, ddir: Path, res: dict):
                                compared_to=f"prm:{b.aggregation}", seed=cfg.seed,
                                curves=curves[0] if curves else None, pools=curves[1] if curves else None)
     write_jsonl_atomic(ddir / "beam.jsonl", [s for r in results for s in r.samples])
-    return res["beam"], f"{_pct(res['beam']['accuracy'])} correct, {res['beam']['tokens_per_problem']:.0f} tokens/problem"
+    return res["beam"], f"{pct(res['beam']['accuracy'])} correct, {res['beam']['tokens_per_problem']:.0f} tokens/problem"
 
 
 def _step_labels(problems, pool, domain: str) -> dict | None:
@@ -213,10 +214,6 @@ def _plot(res: dict, curves, out: Path, domain: str, agg: str):
                     f"{domain} tasks", points=points, aggregation=agg)
     res["plot"] = path.name
     return path, path.name
-
-
-def _pct(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
 # ----------------------------------------------------------------------------- the run

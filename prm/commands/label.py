@@ -157,10 +157,11 @@ def make_label_batch(args, policies: _Policies, agreement: dict | None = None):
 
 
 def _domains_for(method: str) -> tuple[str, ...]:
-    """The domains a method can label: `direct` needs a step checker (prm/domains.py)."""
+    """The domains a method can label (`prm.labeling.methods_for`: `direct` needs a step checker)."""
     from prm.domains import DOMAINS
+    from prm.labeling import methods_for
 
-    return tuple(d for d, dom in DOMAINS.items() if method != "direct" or dom.check_steps is not None)
+    return tuple(d for d in DOMAINS if method in methods_for(d))
 
 
 def with_direct(label, judge, agreement: dict):

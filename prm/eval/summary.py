@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from prm.domains import DOMAINS
+from prm.eval.metrics import interval
 from prm.records import PoolRecord, SearchResult
 
 
@@ -35,9 +36,7 @@ def bootstrap(correct: Sequence[bool], repeats: int, seed: int) -> tuple[float, 
     """95% percentile interval of the mean of `correct`, resampling problems."""
     c = np.asarray(correct, dtype=float)
     rng = np.random.default_rng(seed)
-    boots = c[rng.integers(0, len(c), size=(repeats, len(c)))].mean(axis=1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return float(lo), float(hi)
+    return interval(c[rng.integers(0, len(c), size=(repeats, len(c)))].mean(axis=1))
 
 
 def beam_summary(results: Sequence[SearchResult], *, settings: str, compared_to: str, seed: int,
