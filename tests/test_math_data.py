@@ -51,8 +51,7 @@ MATH500_ROWS = [
     ("precalculus/779", "-2 + 7i", "7i - 2", "-2 - 7i"),
     ("algebra/1072", "\\frac{243}{625}", "0.3888", "\\frac{243}{625} + 1"),
     ("intermediate_algebra/1454", "70 \\sqrt{2}", "\\sqrt{9800}", "70"),
-    pytest.param("number_theory/864", "52_8", "52_{8}", "52_{10}",            # 52 in base 8 is 42, not 52
-                 marks=pytest.mark.xfail(strict=True, reason="verifier bug: base subscripts are ignored, 52_8 ~ 52_{10}")),
+    ("number_theory/864", "52_8", "52_{8}", "52_{10}"),                        # 52 in base 8 is 42, not 52
 ]
 
 

@@ -24,7 +24,7 @@ ROWS = [
     # answer phrases
     ("so 3 * 12 = 36 pens.\n\nThe answer is 36.", "36"),
     ("The answer is 36 pens.", "36"),
-    ("The final answer is $\\frac{3}{4}$. I hope it is correct.", "$\\frac{3}{4}$"),
+    ("The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),  # the math, without its dollars
     ("Answer: 12", "12"),
     ("**Answer:** 12", "12"),
     ("Final Answer: 3.5", "3.5"),

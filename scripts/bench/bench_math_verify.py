@@ -3,8 +3,10 @@
     .venv/bin/python scripts/bench/bench_math_verify.py                 # all sets, 3 repeats
     .venv/bin/python scripts/bench/bench_math_verify.py --repeats 5 --show-disagreements 20
 
-Needs `pip install math-verify` (the benchmark extra). Data comes from ../shared/data (read-only,
-never copied); every labelled case below is built from it deterministically:
+Needs `pip install math-verify` (the benchmark extra). These cases were also developed against; the
+held-out comparison (phrasing cases and published labels, dev and test apart) is the sibling
+`bench_math_heldout.py`. Data comes from ../shared/data (read-only, never copied); every labelled
+case below is built from it deterministically:
 
 - birm: 450 model responses (Llama-3-8B, Qwen2.5-3B/7B on MATH) with outcome labels from BiRM;
 - math500-solution: each reference solution graded against its `answer` (all True);

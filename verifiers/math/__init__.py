@@ -5,7 +5,7 @@
 - `extract_answer(text)` -> the final answer string (boxed, `####`, "The answer is", last number);
 - `verify(gold, pred)` -> `Verdict(correct, reason)`: exact arithmetic in-process for numbers,
   sympy (via latex2sympy2_extended) in a killable worker process for everything else;
-- `grade(response, gold)` -> extract, then verify;
+- `grade(response, gold)` -> extract, then verify (a gold with n answers may be answered in n boxes);
 - `check_steps(steps)` -> one Verdict per step: do the equalities it asserts hold?
 
 Nothing here raises on model output or hangs: a verdict of `None` means "can't tell", with a reason.
@@ -17,6 +17,6 @@ from verifiers.math.grader import grade, verify
 from verifiers.math.steps import check_steps
 from verifiers.math.verdict import Verdict
 
-VERSION = "math-verifier/0.1.0"
+VERSION = "math-verifier/0.2.0"  # 0.2.0: answer sentences, decimal commas, base subscripts, parts in boxes
 
 __all__ = ["Verdict", "extract_answer", "verify", "grade", "check_steps", "VERSION"]

@@ -4,15 +4,18 @@ The markers, and which one wins when several appear: the one that starts LAST in
 
 1. the last `\\boxed{...}` / `\\fbox{...}` (nested braces; `\\boxed 5` too),
 2. GSM8K's `#### N`,
-3. "The (final) answer is ...", "Answer: ..." (to the end of the sentence or line),
+3. "The (final) answer is ...", "Answer: ...", a "Final Answer" heading line (the answer the
+   sentence after it states: `sentence.stated_answer`),
 
 and, when none is present (`last_number_fallback=True`, the default), the last LaTeX math span
 (`$...$`, `\\(...\\)`, `\\[...\\]`; `$10 + $5` currency is skipped) or the last number if it comes
 after that span; a short bare-LaTeX text (`\\frac{10}{9}`) is taken whole. Turn the fallback off for
 strict grading, where a response with no marked answer should count as wrong.
 
-A marker followed by a sentence ("Final Answer: The largest $n$ is 34.") yields the math or number
-inside the sentence; boxes side by side (`\\boxed{1}, \\boxed{2}`) are joined into one list.
+A marker followed by a sentence yields what the sentence states ("So the answer is 15 dollars for 3
+items." -> 15; "Final Answer: The largest $n$ is 34." -> 34); boxes side by side
+(`\\boxed{1}, \\boxed{2}`, `\\(\\boxed{-1}\\) and \\(\\boxed{-9}\\)`) are joined into one list, and
+`last_boxes` reads the boxes of a multi-part answer for `grade`.
 
 All scanning is linear-time string work (no backtracking regex over the whole text), so a 1 MB
 response is fine. The result is not normalized; `verify` does that.
@@ -22,20 +25,26 @@ from __future__ import annotations
 
 import re
 
+from verifiers.math.sentence import stated_answer
 
+MAX_JOINED_BOXES = 50  # boxes side by side read as one list (bounded: `\\boxed{1} and ` * 20,000 is spam)
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
 _HASH_RE = re.compile(r"####\s*([^\n]*)")
 # "Answer:" counts only at the start of a line (optionally bold): "We may check our answer: ..." is
 # not a final answer.
 _PHRASE_RE = re.compile(
-    r"(?:\bthe\s+(?:final\s+)?answer\s+is|\bfinal\s+answer\s*(?:is)?\s*:|(?:^|\n)[ \t#*]*answer[ \t*]*:)[ \t*]*:?\s*",
+    r"(?:\bthe\s+(?:final\s+)?answer\s+is|\bfinal\s+answer\s*(?:is)?\s*:|(?:^|\n)[ \t#*]*answer[ \t*]*:"
+    r"|(?:^|\n)[ \t#*]*final\s+answer[ \t*:]*(?=\n))[ \t*]*:?\s*",
     re.IGNORECASE,
 )
 _NUMBER_RE = re.compile(
     r"(?<![A-Za-z\d.])-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?%?(?!\d)"
     r"|(?<![\w.])-?\.\d+(?![A-Za-z\d])"
 )
-_NUMBER_THEN_WORDS_RE = re.compile(r"^(-?\$?\s?\d[\d,]*(?:\.\d+)?%?)\s+([A-Za-z][A-Za-z\s-]*)$")
+# What may stand between two boxes that form one answer: `\boxed{1}, \boxed{2}`,
+# `\(\boxed{-1}\) and \(\boxed{-9}\)`, `\boxed{...} \quad \text{and} \quad \boxed{...}`.
+# Not "or": `\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}` restates one answer two ways.
+_BOX_GAP_RE = re.compile(r"\}(?:[\s,$]|\\[()\[\]]|\\q?quad|\\text\{\s*and\s*\}|\band\b)*$")
 _SENTENCE_END_RE = re.compile(r"\.(?:\s|$)|\n")
 
 
@@ -51,8 +60,8 @@ def _brace_pairs(text: str) -> dict[int, int]:
 
 
 def _box_just_before(text: str, pos: int, pairs: dict[int, int]) -> tuple[int, str] | None:
-    """A complete box ending right before `pos` (only spaces, commas, `$` or "and" between)."""
-    gap = re.search(r"\}[\s,$]*(?:and|\\text\{\s*and\s*\})?[\s,$]*$", text[max(0, pos - 40):pos])
+    """A complete box ending right before `pos` (only `_BOX_GAP_RE` material between)."""
+    gap = _BOX_GAP_RE.search(text[max(0, pos - 60):pos])
     if gap is None:
         return None
     close = pos - len(gap.group())
@@ -95,12 +104,44 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
             content = text[rest + 1:end].strip()
             start = m.start()
             # `\boxed{1}\boxed{2}` / `\boxed{1}, \boxed{2}`: boxes side by side are one answer list.
-            while (prev := _box_just_before(text, start, pairs)) is not None:
-                start, content = prev[0], prev[1] + ", " + content
+            parts = [content]
+            while len(parts) < MAX_JOINED_BOXES and (prev := _box_just_before(text, start, pairs)) is not None:
+                start = prev[0]
+                parts.append(prev[1])
+            content = ", ".join(reversed(parts))
             return start, content
         tok = re.match(r"[^\s$]+", text[rest:rest + 100])  # `\boxed 5`: the next token
         if tok:
             return m.start(), tok.group()
+
+
+_RETRACTION_RE = re.compile(r"\b(?:wait|actually|mistake|incorrect|wrong|however|re-?check|recheck|re-?evaluat|"
+                            r"instead|but|not)\b", re.IGNORECASE)
+
+
+def last_boxes(text: str, n: int, max_gap: int = 300) -> list[str] | None:
+    """The contents of the last `n` complete boxes when they read as one answer in parts: each gap
+    under `max_gap` characters and free of retractions ("wait", "actually", "not", ...), so
+    `(a) ... \\boxed{2}. (b) ... \\boxed{3}` gives [2, 3] but `\\boxed{2} ... wait, \\boxed{3}` gives None."""
+    if n < 2 or not isinstance(text, str):
+        return None
+    tail = text[-20_000:]
+    pairs = _brace_pairs(tail)
+    found, pos = [], len(tail)
+    while len(found) < n:
+        start = max(tail.rfind("\\boxed{", 0, pos), tail.rfind("\\fbox{", 0, pos))
+        if start < 0:
+            return None
+        brace = tail.index("{", start)
+        end = pairs.get(brace)
+        if end is None or end >= pos:
+            pos = start
+            continue
+        if found and (found[-1][0] - end > max_gap or _RETRACTION_RE.search(tail[end:found[-1][0]])):
+            return None
+        found.append((start, tail[brace + 1:end].strip()))
+        pos = start
+    return [c for _, c in reversed(found)]
 
 
 def _last_phrase(text: str) -> tuple[int, str] | None:
@@ -110,26 +151,23 @@ def _last_phrase(text: str) -> tuple[int, str] | None:
     if last is None:
         return None
     tail = text[last.end(): last.end() + 1000]
-    tail = tail.replace("**", "")
-    # Sentence end: a period followed by space or end, or a newline. `$...$` may hold periods.
-    end = len(tail)
+    answer = stated_answer(tail)
+    if answer is None:
+        # "Final Answer: Jane started 3 hours ago." -> the math or number inside the sentence
+        sentence = _sentence_of(tail)
+        answer = _last_math_or_number(sentence) if sentence else None
+    return (last.start(), answer) if answer else None
+
+
+def _sentence_of(tail: str) -> str:
+    """The first sentence of `tail` (a period then space, or a newline; `$...$` may hold periods)."""
     in_math = False
     for i, c in enumerate(tail):
         if c == "$":
             in_math = not in_math
         elif not in_math and (c == "\n" or (c == "." and (i + 1 == len(tail) or tail[i + 1].isspace()))):
-            end = i
-            break
-    answer = tail[:end].strip().rstrip(".,;:").strip()
-    if not answer:
-        return None
-    m = _NUMBER_THEN_WORDS_RE.match(answer)
-    if m and not re.search(r"\b(?:and|or|to|over|times|plus|minus|divided)\b", m.group(2)):
-        answer = m.group(1)  # "36 pens" -> "36"
-    elif _wordy(answer):
-        # "Final Answer: The largest $n$ is 34." -> the math or number inside the sentence
-        answer = _last_math_or_number(answer) or answer
-    return last.start(), answer
+            return tail[:i].strip()
+    return tail.strip()
 
 
 def _wordy(s: str) -> bool:

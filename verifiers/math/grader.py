@@ -23,12 +23,18 @@ Decisions (the issue asks to decide and document):
   relative after evaluation with 30 digits).
 - Degrees, units, currency and `\\text{...}` after a number are ignored; text answers compare case-
   and space-insensitively (`\\text{(B)}` ~ `B`).
-- `x = 3` ~ `3` (a single-variable assignment is reduced to its value, on either side).
-- `1,000` is one thousand; `1, 000` (with a space) is a list.
+- `x = 3` ~ `3` (a single-variable assignment is reduced to its value, on either side); against a
+  gold with no equation, `|r-s| = 16`, `I(6,3) = 0`, `x + y = 4027` state their numeric right side
+  (`7 = 11a + c` and `2x = y` stay equations, so they never equal `11a + c`).
+- `1,000` is one thousand; `1, 000` (with a space) is a list; `1 000` is one thousand; `2,74` and
+  `1000,99` are decimal commas when the gold is one number (against a gold list `2, 74` a list).
+- Base subscripts: `52_8` is 42 and not `52_{10}`; a prediction with no subscript is read in the
+  gold's base when its digits fit (`52` answers `52_8`).
+- `f(x) = x + 22` (gold) ~ `x + 22`; `f(y) = 1` ~ `f(x) = 1` (the same function, its variable renamed).
 
 Asymmetry (so that a model cannot game it): the GOLD fixes the shape.
 - A prediction listing several candidates is wrong when the gold has one answer, even if one of the
-  candidates is right (`3, 4` vs gold `3` -> False); a prediction with fewer or more elements than a
+  candidates is right (`3, 4` vs gold `3` -> False), unless every one equals the gold (`3.5 or 7/2`); a prediction with fewer or more elements than a
   gold list is wrong; `\\pm` counts as two answers on either side.
 - A gold decimal accepts rounding by the prediction, not the other way round (see above).
 - A gold interval/tuple is ordered, and its brackets (open/closed ends) must match; a gold set or
@@ -44,7 +50,7 @@ import re
 from typing import Callable
 
 from verifiers.math.arith import NotArithmetic, TooComplex, decimals, evaluate, evaluate_tokens, rounds_to, tokenize
-from verifiers.math.extract import extract_answer
+from verifiers.math.extract import extract_answer, last_boxes
 from verifiers.math.normalize import Clean, clean, split_answers, text_key
 from verifiers.math.verdict import Verdict
 
@@ -57,6 +63,27 @@ _HUGE_NUMBER_RE = re.compile(r"\d{400}")
 _HUGE_FACTORIAL_RE = re.compile(r"\d{4,}\s*\)?\s*!|factorial")
 _CLOCK_RE = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?$", re.IGNORECASE)
 _WORDS_ONLY_RE = re.compile(r"^[A-Za-z][A-Za-z\s'.-]*$")
+# `1000,99`, `2,74`, `1 000,5`: a decimal comma (one, two or four-plus digits after it; three is thousands)
+_DECIMAL_COMMA_RE = re.compile(r"^-?(?:\d+|\d{1,3}(?:[ .]\d{3})+),(?:\d{1,2}|\d{4,})$")
+_NAMED_VALUE_RE = re.compile(r"^([^=<>]*[A-Za-z][^=<>]*)(?<![<>!\\])=(?![=<>])([^=<>,;]+)$")
+_LETTER_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]")
+
+
+def _as_gold_shape(g: Clean, p: Clean) -> Clean:
+    """Readings of the prediction that only the gold's shape allows (the gold fixes the shape).
+
+    - a gold with one number reads `2,74` / `1000,99` in the prediction as a decimal comma (a gold
+      list `2, 74` keeps the comma a separator);
+    - a gold with no equation reads `|r-s| = 16`, `I(6,3) = 0`, `x + y = 4027` as the value stated
+      on the right, when that value has no unknowns (`7 = 11a + c` and `2x = y` stay equations).
+    """
+    if _DECIMAL_COMMA_RE.match(p.text) and split_answers(g.text)[0] == "single" and "," not in g.text:
+        whole, _, frac = p.text.rpartition(",")
+        return Clean(whole.replace(" ", "").replace(".", "") + "." + frac, p.percent)
+    if "=" not in g.text and (m := _NAMED_VALUE_RE.match(p.text)) and not _LETTER_RE.search(
+            re.sub(r"\\[A-Za-z]+", "", m.group(2))) and m.group(2).strip():
+        return Clean(m.group(2).strip(), p.percent)
+    return p
 
 
 def _expand_pm(s: str) -> list[str] | None:
@@ -75,10 +102,49 @@ def _structure(c: Clean) -> tuple[str, list[str]]:
     return kind, parts
 
 
+_BASE_RE = re.compile(r"^([0-9A-Za-z]+)_\{?\s*(\d{1,2})\s*\}?$")  # `52_8`, `2516_{8}`, `101_{2}`
+
+
+def _based(s: str) -> tuple[str, int] | None:
+    """(digits, base) of a number written with a base subscript, when the digits fit the base."""
+    m = _BASE_RE.match(s.strip())
+    if m is None or not 2 <= int(m.group(2)) <= 36:
+        return None
+    try:
+        int(m.group(1), int(m.group(2)))
+    except ValueError:
+        return None
+    return m.group(1), int(m.group(2))
+
+
+def _compare_bases(g: str, p: str) -> tuple[bool | None, str] | None:
+    """`52_8` is 42, not `52_{10}`; a prediction with no subscript is read in the gold's base (`52`
+    answers `52_8`, as a person answering "in base 8" writes it, unless its digits do not fit that
+    base, then it is decimal); None when neither side has a base subscript."""
+    gb, pb = _based(g), _based(p)
+    if gb is None and pb is None:
+        return None
+    try:
+        if gb is not None and pb is None:
+            gv = int(*gb)
+            try:
+                pv = int(p.strip(), gb[1])
+            except ValueError:  # digits that do not fit the base (`2` for `10_2`): a decimal value
+                pv = int(p.strip())
+        else:
+            pv = int(*pb)
+            gv = int(*gb) if gb is not None else int(g.strip())
+    except ValueError:
+        return False, "not a number in the gold's base"
+    return (gv == pv), "equal in value (base subscripts read)" if gv == pv else "different values in base notation"
+
+
 def fast_element(g: str, p: str, g_pct: bool, p_pct: bool) -> tuple[bool | None, str]:
     """Exact in-process comparison of two answer elements; None when it cannot decide."""
     if g == p and g_pct == p_pct:
         return True, "identical"
+    if (based := _compare_bases(g, p)) is not None:
+        return based
     if _CLOCK_RE.match(g) or _CLOCK_RE.match(p):
         return (g.replace(" ", "") == p.replace(" ", "")), "clock times compared as written"
     gv, pv = evaluate(g), evaluate(p)
@@ -123,6 +189,9 @@ def ladder(g: Clean, p: Clean, element: ElementEq) -> tuple[bool | None, str]:
         return element(gparts[0], pparts[0], g.percent, p.percent)
     if len(gparts) == 1:
         if gk == "single" and pk in ("list", "set"):
+            # `3.5 or 7/2` restates one answer; `3 or 4` offers two candidates (wrong even if one is right)
+            if len(pparts) <= 4 and all(element(gparts[0], b, g.percent, False)[0] is True for b in pparts):
+                return True, f"all {len(pparts)} listed forms equal the gold"
             return False, f"prediction lists {len(pparts)} answers; gold has one"
         return element(g.text, p.text, g.percent, p.percent)  # e.g. an interval vs a tuple: sympy
     if len(pparts) == 1:
@@ -183,6 +252,7 @@ def _hostile(s: str) -> str | None:
 @functools.lru_cache(maxsize=1 << 16)
 def _verify_cached(gold: str, pred: str, timeout: float) -> Verdict:
     g, p = clean(gold), clean(pred)
+    p = _as_gold_shape(g, p)
     if not g.text:
         return Verdict(None, "empty gold answer")
     if not p.text:
@@ -231,6 +301,13 @@ def grade(response: str, gold: str, *, timeout: float = 1.0, last_number_fallbac
     pred = extract_answer(response, last_number_fallback=last_number_fallback)
     if pred is None:
         return Verdict(False, "no answer found in the response")
+    if isinstance(gold, str) and len(gold) <= 10_000:
+        # A gold with n answers may be answered in n boxes, one per part: read them together.
+        kind, parts = _structure(clean(gold))
+        if kind in ("list", "set") and len(parts) > 1 and len(split_answers(clean(pred).text)[1]) == 1:
+            boxes = last_boxes(response, len(parts))
+            if boxes is not None and boxes[-1] == pred:
+                pred = ", ".join(boxes)
     return verify(gold, pred, timeout=timeout)
 
 

@@ -9,8 +9,11 @@ prediction. Choices (documented in `grader.verify` too):
 - Degrees (`^\\circ`, `°`, `\\degree`) are dropped: `30^\\circ` equals `30`.
 - Units: `\\text{...}`/`\\mbox{...}` after a number and trailing unit words (`cm`, `dollars`,
   `square units`) are dropped; so is a leading currency sign.
-- Percent: a trailing `%`/`\\%`/`percent` is removed and remembered (`Clean.percent`); the grader
-  decides what it means.
+- Percent: a trailing `%`/`\\%`/`percent`/`pct` is removed and remembered (`Clean.percent`); the
+  grader decides what it means.
+- Thousands: `1\\,000`, `1{,}000`, `16,\\!386` and a whole answer `1 234 567` are one number;
+  `\\mathrm{10\\ cm}` (a text command around a number) is `10 cm`, then its unit goes.
+- `... \\text{ for } k \\in \\mathbb{Z}` after a general solution is dropped.
 - Scientific notation `1.5e3` / `1.5E+3` is rewritten as `1.5\\times10^{3}`.
 - A leading single-variable assignment `x = 3` / `k=3` is reduced to its value (both sides); a
   chain `x = 5+5+1 = 11` to its last member; `a = b \\approx c` to `b`, `x \\approx c` to `c`.
@@ -37,9 +40,16 @@ _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\
 _LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)\s*(?=[()\[\]|.]|\\[{}|])")
 _FRAC_RE = re.compile(r"\\[dtc]frac")
 _SCI_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
-_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}")
+_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}")
+# A whole answer wrapped in a text command that starts with a number: `\mathrm{10\ cm}` -> `10\ cm`
+_NUMBER_IN_TEXT_RE = re.compile(r"^\\(?:text\w*|math(?:rm|bf|it)|mbox)\s*\{\s*(-?\d[^{}]*)\}$")
+_SPACE_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")  # `1 234 567`
+# `... \text{ for } k \in \mathbb{Z}` after a general solution says nothing about its value
+_FOR_INTEGER_K_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*(?:for|where)\s*(?:all|any|some)?\s*\}|\b(?:for|where)\b)?\s*"
+                               r"(?:[a-z]\s*\\in\s*\\mathbb\s*\{?Z\}?|\\text\{\s*(?:for|where)\s+(?:all\s+|any\s+)?"
+                               r"integers?\s+[a-z]\s*\})\s*$")
 _ASSIGN_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[a-zA-Z]+|[A-Za-z]_\{?\w+\}?)\s*=\s*(?![=<>])")
-_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\percent|\s+percent|\s+per\s*cent)\s*$")
+_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\percent|\s+percent|\s+per\s*cent|\s+pct)\s*$")
 _CURRENCY_RE = re.compile(r"^\s*(?:\\\$|\$|USD|US\$|€|£|\\euro|\\pounds)\s*")
 
 # Words that may follow a numeric answer and mean nothing for its value (compared lower-cased).
@@ -119,6 +129,9 @@ def clean(answer: str) -> Clean:
     s = re.sub(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))", ",", s)  # 16,\!386 and 11,\! 111
     s = s.replace("\\!", "")
     s = _SPACING_RE.sub(" ", s)
+    if (m := _NUMBER_IN_TEXT_RE.match(s.strip())) is not None:
+        s = m.group(1)
+    s = _FOR_INTEGER_K_RE.sub("", s)
     s = _SCI_RE.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", s)
     percent = False
     m = _PERCENT_RE.search(s)
@@ -139,6 +152,8 @@ def clean(answer: str) -> Clean:
             and not re.search(r"(?<![\\A-Za-z])[A-Za-z]", s[a.end():]):
         s = s[a.end():]
     s = re.sub(r"\s+", " ", s).strip()
+    if _SPACE_THOUSANDS_RE.match(s):
+        s = s.replace(" ", "")
     s = _EMPTY_SET_RE.sub(r"\\emptyset", s)
     if s.lower() in _NUMBER_WORDS:
         s = _NUMBER_WORDS[s.lower()]
@@ -151,6 +166,7 @@ _EMPTY_SET_RE = re.compile(r"\\varnothing|\\O\b|∅|\\\{\s*\\\}|^\{\s*\}$")
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
+_AND_OR_WORD_RE = re.compile(r"\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b")
 _TOP_EQ_RE = re.compile(r"(?<![<>!\\])=(?!=)")
 
 
@@ -159,14 +175,15 @@ def _last_of_chain(s: str) -> str:
     if "\\approx" in s:
         before, _, after = s.partition("\\approx")
         s = before if "=" in before else after
-    if "," in s or ";" in s or "\\begin" in s:
-        return s.strip()  # `x=1, y=2` and matrices are not chains
+    if "," in s or ";" in s or "\\begin" in s or _AND_OR_WORD_RE.search(s):
+        return s.strip()  # `x=1, y=2`, `f(x) = x or f(x) = -x` and matrices are not chains
     parts = _TOP_EQ_RE.split(s)
     if len(parts) > 2:
         return parts[0].strip() + " = " + parts[-1].strip() if len(parts[0].strip()) <= 2 else parts[-1].strip()
-    if len(parts) == 2 and parts[1].strip() and _is_numeric_expr(parts[0]):
+    if len(parts) == 2 and parts[1].strip() and _is_numeric_expr(parts[0]) \
+            and not re.search(r"(?<![\\A-Za-z])[A-Za-z]", parts[1]):
         # `39 + 56 = 95` states 95 (as a longer chain states its last member); an equation with an
-        # unknown on the left (`y = 2x + 3`, `2x = 6`) stays an equation for the grader
+        # unknown on either side (`y = 2x + 3`, `2x = 6`, `7 = 11a + c`) stays an equation
         return parts[1].strip()
     return s.strip()
 
@@ -183,6 +200,7 @@ def text_key(s: str) -> str:
     while prev != s:
         prev, s = s, _TEXT_CMD_RE.sub(r"\1", s)
     s = s.lower().replace("\\", "")
+    s = re.sub(r"(?<=\d)\s+(?=\d)", "_", s)  # `1 2` is two numbers, not twelve
     s = re.sub(r"[\s{}]+", "", s)
     if re.fullmatch(r"\(?[a-e]\)?\.?", s):  # multiple choice: (B), B), b.
         s = s.strip("().")

@@ -27,6 +27,7 @@ import sympy
 from latex2sympy2_extended import latex2sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig
 from sympy import Basic, MatrixBase
+from sympy.core.function import AppliedUndef
 
 from verifiers.math.grader import ladder, fast_element
 from verifiers.math.normalize import Clean, text_key
@@ -160,12 +161,16 @@ def sym_equal(g, p, tol: float) -> bool | None:
         results = [sym_equal(x, y, tol) for x, y in zip(g, p)]
         return False if False in results else (None if None in results else True)
     if isinstance(g, sympy.Eq) and isinstance(p, sympy.Eq):
-        if sym_equal(g.lhs, p.lhs, tol) is True and sym_equal(g.rhs, p.rhs, tol) is True:
-            return True
+        p = _same_variable(g, p)
+        if sym_equal(g.lhs, p.lhs, tol) is True:  # the same left side: the right sides decide
+            rhs = sym_equal(g.rhs, p.rhs, tol)
+            if rhs is not None:
+                return rhs
         return _proportional(g.lhs - g.rhs, p.lhs - p.rhs)
     for a, b in ((g, p), (p, g)):
         if isinstance(a, sympy.Eq) and not isinstance(b, (sympy.Eq, sympy.core.relational.Relational)):
-            if isinstance(a.lhs, sympy.Symbol):
+            # `x = v` and `f(x) = v` (a named value or function) compare by `v`
+            if isinstance(a.lhs, (sympy.Symbol, AppliedUndef)):
                 return sym_equal(a.rhs, b, tol) if a is g else sym_equal(g, a.rhs, tol)
             if isinstance(a.rhs, sympy.Symbol):
                 return sym_equal(a.lhs, b, tol) if a is g else sym_equal(g, a.lhs, tol)
@@ -188,6 +193,16 @@ def sym_equal(g, p, tol: float) -> bool | None:
     if not g.free_symbols and not p.free_symbols:
         return _num_close(g, p, tol)
     return _probe(g, p, tol)
+
+
+def _same_variable(g, p):
+    """`f(y) = 1` read as `f(x) = 1` when the gold defines the same one-argument function of x."""
+    gl, pl = g.lhs, p.lhs
+    if isinstance(gl, AppliedUndef) and isinstance(pl, AppliedUndef) and gl.func == pl.func \
+            and len(gl.args) == len(pl.args) == 1 and all(isinstance(a, sympy.Symbol) for a in gl.args + pl.args) \
+            and gl.args[0] not in p.rhs.free_symbols:  # `f(y) = x^2` is constant in y: no renaming
+        return p.xreplace({pl.args[0]: gl.args[0]})
+    return p
 
 
 def _probe_relations(g, p) -> bool | None:
@@ -281,4 +296,9 @@ def verify_clean(g_text: str, g_pct: bool, p_text: str, p_pct: bool) -> list:
     return [correct, reason]
 
 
-OPS = {"verify": verify_clean, "parse": lambda s: str(parse(s))}
+def cache_clear() -> bool:
+    parse.cache_clear()
+    return True
+
+
+OPS = {"verify": verify_clean, "parse": lambda s: str(parse(s)), "cache_clear": cache_clear}

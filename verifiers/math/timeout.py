@@ -166,6 +166,20 @@ def run_bounded(op: str, args: list, timeout: float) -> tuple[str, object]:
     return "error", str(reply.get("error", "unknown error"))
 
 
+def clear_worker_caches(timeout: float = 5.0) -> None:
+    """Empty the parse cache of every idle worker (benchmarks compare cold answer caches)."""
+    with _pool.lock:
+        workers, _pool.idle = _pool.idle, []
+    for w in workers:
+        try:
+            if w.wait_ready() and w.request({"op": "cache_clear", "args": [], "soft": timeout}, timeout):
+                _pool.give(w)
+                continue
+        except (EOFError, BrokenPipeError, OSError, ValueError):
+            pass
+        w.kill()
+
+
 def shutdown() -> None:
     """Stop all idle workers now (they also stop on interpreter exit)."""
     _pool.close()
