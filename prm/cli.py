@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from prm import __version__
+from prm import __version__, threads
 from prm.errors import UserError
 
 # name -> (module, one-line help). Dispatch is this dict; there is no registry.
@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="prm",
         description="prm-toolkit: process reward models for math and code.\n"
                     "Pipeline: problems -> samples -> steps -> labels -> PRM/ORM -> search -> report.\n"
-                    "Run `prm COMMAND --help` for each command's options.",
+                    "Run `prm COMMAND --help` for each command's options.\n"
+                    "Torch threads: one per free core (cores minus load), waiting passively; set\n"
+                    "PRM_THREADS=N to choose (an OMP_NUM_THREADS you set is kept too). See prm/threads.py.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"prm-toolkit {__version__}")
@@ -63,11 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     name = argv[0]
     if name not in COMMANDS:
         parser.error(f"unknown command {name!r}; choose from: {', '.join(COMMANDS)}")
+    try:  # torch threads for every command, set before any of them imports torch (prm/threads.py)
+        threads.apply()
+    except UserError as err:
+        print(f"prm: error: {err}", file=sys.stderr)
+        return 2
     module = importlib.import_module(COMMANDS[name][0])
-    sub = argparse.ArgumentParser(prog=f"prm {name}", description=module.__doc__ or COMMANDS[name][1],
-                                  formatter_class=_Formatter)
+    sub = _Parser(prog=f"prm {name}", description=module.__doc__ or COMMANDS[name][1],
+                  formatter_class=_Formatter)
     module.add_arguments(sub)
-    args = sub.parse_args(argv[1:])
+    try:
+        args = sub.parse_args(argv[1:])
+    except _BadArgument as err:
+        # a bad flag value is user input like any other: one line, exit 2 (argparse's own exit status)
+        print(f"{err.prog}: error: {err} (see {err.prog} --help)", file=sys.stderr)
+        return 2
     try:
         return int(module.run(args) or 0)
     except UserError as err:
@@ -80,6 +92,20 @@ def main(argv: list[str] | None = None) -> int:
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     pass
+
+
+class _BadArgument(Exception):
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a parse error raises (printed as one line by `main`) instead of printing usage
+    and exiting; sub-actions (`prm data convert`, `prm eval bon`) inherit it."""
+
+    def error(self, message):
+        raise _BadArgument(self.prog, message)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,16 @@ per-sample accuracy; per-problem solve counts 0/8..8/8 = 9, 8, 11, 8, 5, 2, 9, 6
 are its own: wrong arithmetic ("12 - 8 = 6", "4 + 16 = 30"), a wrong operator ("Then 4 * 4 = 16"
 where the boxes are added), errors carried into later steps. `prm policy info --eval N` re-measures.
 
-Cache: `<cache_dir>/<domain>[-quick]-<key>/` where key hashes the training texts, the config and
-`POLICY_VERSION` (bump it when this file's training code changes). A directory is complete when
-its `policy.json` exists; training writes to a temp dir and renames, under a file lock, so two
-processes never train the same policy at once nor see a half-written one.
+Where a policy comes from (`find_policy`): its name is `<domain>[-quick]-<key>`, where key hashes
+the training texts, the config and `POLICY_VERSION` (bump it when this file's training code
+changes). The package ships the trained default policies (`prm.shipped`, prm/assets/policy/<name>),
+so a fresh clone trains nothing; a shipped copy is used only when its name, hence its key, is the
+one the current recipe gives, so a changed recipe never runs on stale weights: it trains, and says
+why. Trained policies go to the cache, `<cache_dir>/<name>/`. A directory is complete when its
+`policy.json` exists; training writes to a temp dir and renames, under a file lock, so two
+processes never train the same policy at once nor see a half-written one. `rebuild_policy` trains
+from scratch whatever exists (`prm policy train`), and `compare_with_shipped` says whether the
+rebuild is the shipped copy bit for bit, or else how their held-out accuracies compare.
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ import math
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+from prm import shipped
 from prm.errors import UserError
 from prm.domains import DOMAINS
 
@@ -62,7 +70,7 @@ class PolicyConfig:
     lr: float = 4e-3
     warmup: int = 30
     weight_decay: float = 0.01
-    threads: int = 2
+    threads: int = 0              # 0: the process's choice (prm/threads.py); not part of the cache key
     seed: int = 0
 
 
@@ -145,7 +153,7 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
     pairs = training_pairs(cfg)
     key = cache_key(cfg, pairs)
     prev_threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or prev_threads)
     try:
         # the tokenizer sees prompts and completions, so the plain prompt's words get merged too
         texts = [build_prompt(None, q) + c for q, c in pairs]
@@ -203,39 +211,98 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
     report = {
         "domain": cfg.domain, "key": key, "policy_version": POLICY_VERSION, "config": asdict(cfg),
         "n_params": sum(p.numel() for p in model.parameters()), "train_seconds": round(time.time() - t0, 1),
-        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4), "threads": cfg.threads,
+        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 4), "threads": cfg.threads or prev_threads,
         "torch": torch.__version__, "sep": DOMAINS[cfg.domain].sep,
     }
     (out / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
-def ensure_policy(domain: str, cache_dir: str | Path | None = None, *, quick: bool = False,
-                  cfg: PolicyConfig | None = None, progress: bool = True) -> Path:
-    """The trained tiny policy for `domain` ("math" | "code"), from the cache or trained now."""
+def _config(domain: str, quick: bool, cfg: PolicyConfig | None) -> PolicyConfig:
     cfg = cfg or preset(domain, quick)
-    if cfg.domain != domain:
-        cfg = replace(cfg, domain=domain)
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "policy"
-    root.mkdir(parents=True, exist_ok=True)
-    key = cache_key(cfg, training_pairs(cfg))
-    final = root / f"{domain}{'-quick' if quick else ''}-{key}"
-    if (final / "policy.json").exists():
-        return final
-    with open(root / f".{final.name}.lock", "w") as lock:
+    return cfg if cfg.domain == domain else replace(cfg, domain=domain)
+
+
+def _cache_root(cache_dir: str | Path | None) -> Path:
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir() / "policy"
+
+
+def policy_name(cfg: PolicyConfig, quick: bool = False) -> str:
+    """`<domain>[-quick]-<key>`: the name of this recipe's policy, shipped or cached."""
+    return f"{cfg.domain}{'-quick' if quick else ''}-{cache_key(cfg, training_pairs(cfg))}"
+
+
+def find_policy(domain: str, cache_dir: str | Path | None = None, *, quick: bool = False,
+                cfg: PolicyConfig | None = None) -> tuple[Path | None, str]:
+    """(directory, where it came from) of this recipe's trained policy, without training: the shipped
+    copy, else the cache; (None, why neither has it) when it must be trained."""
+    cfg = _config(domain, quick, cfg)
+    name = policy_name(cfg, quick)
+    path, note = shipped.find(f"policy/{name}")
+    if path is not None:
+        return path, note
+    cached = _cache_root(cache_dir) / name
+    if (cached / "policy.json").exists():
+        return cached, f"reused from cache {cached}"
+    # a name differing from the shipped ones' means another key: a changed recipe, never stale weights
+    return None, f"{note}; the key hashes the config, the training texts and POLICY_VERSION"
+
+
+def _train_into(cfg: PolicyConfig, final: Path, *, progress: bool, rebuild: bool) -> Path:
+    """Train `cfg` into `final` (temp dir + rename, under a lock); unless `rebuild`, keep a finished one."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be training this very policy
-        if (final / "policy.json").exists():
+        if not rebuild and (final / "policy.json").exists():
             return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
             train_policy(cfg, tmp, progress=progress)
-            if final.exists():  # a directory without policy.json is a crashed run's leftover
+            if final.exists():  # an older build, or a crashed run's leftover without policy.json
                 shutil.rmtree(final)
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return final
+
+
+def ensure_policy(domain: str, cache_dir: str | Path | None = None, *, quick: bool = False,
+                  cfg: PolicyConfig | None = None, progress: bool = True) -> Path:
+    """The trained tiny policy for `domain` ("math" | "code"): shipped, cached, or trained now."""
+    cfg = _config(domain, quick, cfg)
+    path, note = find_policy(domain, cache_dir, quick=quick, cfg=cfg)
+    if path is not None:
+        return path
+    if progress:
+        print(f"training the {domain}{' quick' if quick else ''} policy ({note})", file=sys.stderr)
+    return _train_into(cfg, _cache_root(cache_dir) / policy_name(cfg, quick), progress=progress, rebuild=False)
+
+
+def rebuild_policy(domain: str, cache_dir: str | Path | None = None, *, quick: bool = False,
+                   cfg: PolicyConfig | None = None, progress: bool = True) -> Path:
+    """Train this recipe's policy from scratch into the cache, replacing a cached one (never the shipped)."""
+    cfg = _config(domain, quick, cfg)
+    return _train_into(cfg, _cache_root(cache_dir) / policy_name(cfg, quick), progress=progress, rebuild=True)
+
+
+def compare_with_shipped(rebuilt: str | Path, domain: str, *, quick: bool = False, cfg: PolicyConfig | None = None,
+                         n_problems: int = 30, n: int = 8) -> dict:
+    """How a rebuilt policy compares with the shipped copy of the same recipe: identical weights and
+    tokenizer (sha256), or else both held-out accuracies (`evaluate_policy`, same problems and seed)."""
+    cfg = _config(domain, quick, cfg)
+    ship, note = shipped.find(f"policy/{policy_name(cfg, quick)}")
+    if ship is None:
+        return {"shipped": None, "note": note}
+    sha = {k: {f: shipped.sha256_file(Path(d) / f) for f in ("model.safetensors", "tokenizer.json")}
+           for k, d in (("rebuilt", rebuilt), ("shipped", ship))}
+    out = {"shipped": str(ship), "identical": sha["rebuilt"] == sha["shipped"],
+           "sha256": {k: v["model.safetensors"] for k, v in sha.items()}}
+    if not out["identical"]:
+        out["accuracy"] = {k: evaluate_policy(path, domain, n_problems=n_problems, n=n)["accuracy"]
+                           for k, path in (("rebuilt", rebuilt), ("shipped", ship))}
+        out["held_out"] = f"{n_problems} test problems x {n} samples"
+    return out
 
 
 def policy_info(model_dir: str | Path) -> dict:
@@ -289,12 +356,14 @@ def evaluate_policy(model_dir: str | Path, domain: str, *, n_problems: int = 50,
 def resolve_policy(domain: str, given: str | None = None, cache_dir: str | Path | None = None, *,
                    quick: bool = False) -> tuple[Path, str, bool]:
     """(model dir, what happened, whether it was given): `given` when set (it must hold a config.json),
-    else the embedded tiny policy for `domain`, trained on first use and reused from the cache after."""
+    else the embedded tiny policy for `domain`: shipped, cached, or trained now (and why)."""
     if given:
         path = Path(given)
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"--{domain}-policy {given}: no config.json there")
         return path, f"given: {path}", True
-    t0 = time.time()
+    path, note = find_policy(domain, cache_dir, quick=quick)
+    if path is not None:
+        return path, note, False
     path = ensure_policy(domain, cache_dir, quick=quick)
-    return path, ("reused from cache " if time.time() - t0 < 5 else "trained ") + str(path), False
+    return path, f"trained {path} ({note})", False

@@ -340,8 +340,22 @@ ERRORS = ("raise", "skip", "yield")
 
 
 class NotTextError(RecordError):
-    """A line that is not UTF-8. The file is not JSONL text, so no skip mode passes over it; only
-    `errors="yield"` hands it back, to a caller that reports every line on its own."""
+    """A line that is not UTF-8: a bad line like any other (reported at its own line, skipped with
+    `--skip-bad`), kept a class of its own so a caller can tell a binary file from malformed JSON."""
+
+
+def _nonfinite(value, key: str = "") -> tuple[str, str] | None:
+    """(field, what) for the first NaN / Infinity in a parsed line, else None. Python's json reads
+    them, but they are not JSON: other tools (Arrow) refuse them, and our writers (allow_nan=False)
+    would crash on them after the work is done, so every reader refuses them up front."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return key, f"{value} is not a JSON number"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = _nonfinite(v, (f"{key}.{k}" if key else str(k)) if isinstance(value, dict) else key)
+        if found:
+            return found[0], found[1] if isinstance(value, dict) else f"item {k}: {found[1]}"
+    return None
 
 
 @dataclass
@@ -366,10 +380,20 @@ def _parse_line(raw: bytes, path: Path, lineno: int) -> dict | RecordError | Non
         return NotTextError(f"not UTF-8 text ({e.reason} at byte {e.start})", where=f"{path}:{lineno}")
     if not line.strip():
         return None
+    nonfinite: list[str] = []  # NaN, Infinity, or a literal too large for a float (1e400)
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            nonfinite.append(text)
+        return value
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_float=number, parse_constant=number)
     except json.JSONDecodeError as e:
         return RecordError(f"invalid JSON ({e.msg} at column {e.colno})", where=f"{path}:{lineno}")
+    bad = _nonfinite(obj) if nonfinite else None  # walk only a line that holds one, to name its field
+    if bad:
+        return RecordError(f"{bad[1]} (write null or a finite number)", where=f"{path}:{lineno}", field=bad[0] or None)
     if not isinstance(obj, dict):
         return RecordError(f"expected a JSON object, got {type(obj).__name__}", where=f"{path}:{lineno}")
     return obj
@@ -379,11 +403,11 @@ def iter_jsonl(path: str | os.PathLike, *, errors: str = "raise", stats: ReadSta
                skip_bad: bool = False) -> Iterator[tuple[int, dict | RecordError]]:
     """Yield (line_number, object) for each non-blank line. Streams: memory is flat in file size.
 
-    A bad line (invalid JSON, not a JSON object, not UTF-8) is a RecordError('file:line: ...'), and
-    `errors` says what becomes of it: "raise" raises it; "skip" counts it in `stats` and goes on,
-    except a line that is not UTF-8 (NotTextError), which raises; "yield" yields it in place of the
-    object, for a caller that reports bad lines one by one. `skip_bad=True` means "skip" (the
-    spelling of every other reader). `stats.read` counts the objects yielded.
+    A bad line (invalid JSON, NaN or Infinity, not a JSON object, not UTF-8) is a
+    RecordError('file:line: ...'), and `errors` says what becomes of it: "raise" raises it; "skip"
+    counts it in `stats` and goes on; "yield" yields it in place of the object, for a caller that
+    reports bad lines one by one. A path that is a directory raises at once. `skip_bad=True` means
+    "skip" (the spelling of every other reader). `stats.read` counts the objects yielded.
 
     A last line without a newline is a torn write from a crash when it does not parse; it is
     reported like any other bad line, never taken as a record. Lines end at \\n, \\r\\n or \\r (as
@@ -396,6 +420,8 @@ def iter_jsonl(path: str | os.PathLike, *, errors: str = "raise", stats: ReadSta
     path = Path(path)
     if not path.exists():
         raise RecordError(f"no such file: {path}")
+    if path.is_dir():
+        raise RecordError(f"{path}: is a directory; expected a JSONL file")
     with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as fh:
         lineno = 0
         for chunk in fh:  # chunks end at b"\n"; splitlines also ends lines at a lone b"\r"
@@ -405,7 +431,7 @@ def iter_jsonl(path: str | os.PathLike, *, errors: str = "raise", stats: ReadSta
                 if obj is None:
                     continue
                 if isinstance(obj, RecordError) and errors != "yield":
-                    if errors == "raise" or isinstance(obj, NotTextError):
+                    if errors == "raise":
                         raise obj
                     if stats is not None:
                         stats.note(obj)
@@ -420,15 +446,14 @@ def convert_rows(rows: Iterable[tuple[str, Any]], convert: Callable[[str, Any], 
     """`convert(where, row)` for each (where, row); the one skip-bad policy of every reader.
 
     A row that is itself an Exception (a reader's parse error) or whose conversion raises
-    RecordError stops the read, or with `skip_bad` is counted in `stats` and skipped. A line that
-    is not UTF-8 (NotTextError) stops it either way, as in `iter_jsonl`."""
+    RecordError stops the read, or with `skip_bad` is counted in `stats` and skipped."""
     for where, row in rows:
         try:
             if isinstance(row, Exception):
                 raise row
             out = convert(where, row)
         except RecordError as err:
-            if not skip_bad or isinstance(err, NotTextError):
+            if not skip_bad:
                 raise
             if stats is not None:
                 stats.note(err)
@@ -472,13 +497,37 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
+def _umask() -> int:
+    try:  # Linux says it without changing it
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the only portable read is a set-and-restore
+    os.umask(mask)
+    return mask
+
+
+def file_mode(path: str | os.PathLike) -> int:
+    """The permission bits a file written to `path` should get: the mode of the file it replaces,
+    else what a plain `open(path, "w")` would give (0o666 less the umask; mkstemp alone gives 0o600)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable) -> int:
-    """Write all rows to `path` via a temp file + rename: readers see the old file or the whole new one."""
+    """Write all rows to `path` via a temp file + rename: readers see the old file or the whole new one.
+    The new file keeps the mode of the one it replaces (a new one gets the umask's, like `open`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     n = 0
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(_dumps(row) + "\n")

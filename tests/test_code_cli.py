@@ -56,13 +56,28 @@ def test_exec_writes_a_row_per_sample_and_a_summary(files, capsys):
 def test_exec_resume_skips_finished_rows(files):
     problems, samples, tmp = files
     out = tmp / "res.jsonl"
-    full = [json.dumps(r) for r in SAMPLES]
-    (tmp / "first.jsonl").write_text("\n".join(full[:2]) + "\n")
-    assert main(["exec", "--problems", problems, "--samples", str(tmp / "first.jsonl"), "--out", str(out)]) == 0
+    assert main(["exec", "--problems", problems, "--samples", samples, "--out", str(out)]) == 0
+    whole = out.read_text().splitlines()
+    out.write_text("\n".join(whole[:2]) + "\n" + whole[2][:15])  # a crash after two rows, mid-write
     assert main(["exec", "--problems", problems, "--samples", samples, "--out", str(out)]) == 2  # exists
     assert main(["exec", "--problems", problems, "--samples", samples, "--out", str(out), "--resume"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert sorted(r["sample_line"] for r in rows) == [1, 2, 3, 4, 5]
+    assert [r["sample_line"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[:2] == [json.loads(x) for x in whole[:2]]  # the finished rows were kept, not re-run
+
+
+def test_exec_resume_refuses_another_samples_file(files, capsys):
+    # rows are keyed by line number: another samples file would reuse verdicts of other programs
+    problems, samples, tmp = files
+    out = tmp / "res.jsonl"
+    other = _write(tmp / "other.jsonl", list(reversed(SAMPLES)))
+    assert main(["exec", "--problems", problems, "--samples", other, "--out", str(out)]) == 0
+    before = out.read_bytes()
+    assert main(["exec", "--problems", problems, "--samples", samples, "--out", str(out), "--resume"]) == 2
+    assert "--samples (a different file" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["exec", "--problems", problems, "--samples", other, "--out", str(out), "--resume",
+                 "--timeout", "3"]) == 2
+    assert '--timeout (10.0 then, 3.0 now)' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("sample,message", [

@@ -109,6 +109,7 @@ def test_eval_processbench_cli_missing_model(tmp_path, capsys):
 def test_search_cli_refuses_missing_scorer(tmp_path, capsys):
     probs = tmp_path / "p.jsonl"
     probs.write_text(json.dumps({"id": "1", "domain": "math", "question": "q", "answer": "1"}) + "\n")
-    rc = main(["search", "--method", "beam", "--problems", str(probs), "--model", str(tmp_path),
+    (tmp_path / "policy").mkdir()  # not tmp_path itself: an output inside an input folder is refused (#17)
+    rc = main(["search", "--method", "beam", "--problems", str(probs), "--model", str(tmp_path / "policy"),
                "--scorer", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl")])
     assert rc == 2 and "no such model directory" in capsys.readouterr().err

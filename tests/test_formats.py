@@ -83,7 +83,9 @@ def test_math_shepherd_misaligned_rows_are_errors(tmp_path, row, msg):
 
 def test_math_shepherd_write_rules(tmp_path):
     soft = StepwiseRecord("Q", ["Step 1: a", "Step 2: b", "Step 3: c"], [0.25, 0.0, 1.0])
-    write_format("math-shepherd", [soft], tmp_path / "a.jsonl")
+    with pytest.raises(RecordError, match="soft label 0.25.*--threshold"):  # +/- only: no silent threshold
+        write_format("math-shepherd", [soft], tmp_path / "a.jsonl")
+    write_format("math-shepherd", [soft], tmp_path / "a.jsonl", threshold=0.0)
     assert rows(tmp_path / "a.jsonl")[0]["label"] == "Q Step 1: a +\nStep 2: b -\nStep 3: c +"
     write_format("math-shepherd", [soft], tmp_path / "b.jsonl", threshold=0.5)
     assert rows(tmp_path / "b.jsonl")[0]["label"] == "Q Step 1: a -\nStep 2: b -\nStep 3: c +"
@@ -92,8 +94,10 @@ def test_math_shepherd_write_rules(tmp_path):
         write_format("math-shepherd", [unl], tmp_path / "c.jsonl")
     assert not (tmp_path / "c.jsonl").exists()  # atomic: nothing half-written
     st = ReadStats()
-    assert write_format("math-shepherd", [unl, soft], tmp_path / "d.jsonl", skip_bad=True, stats=st) == 1
-    assert st.skipped == 1
+    assert write_format("math-shepherd", [unl, soft], tmp_path / "d.jsonl", skip_bad=True, stats=st) == 0
+    assert st.skipped == 2  # no label; a soft label with no threshold
+    assert write_format("math-shepherd", [unl, soft], tmp_path / "d.jsonl", skip_bad=True, stats=st,
+                        threshold=0.0) == 1
     # a read of the written file gives the records back
     back = list(read_format("math-shepherd", tmp_path / "a.jsonl"))
     assert back[0].completions == soft.completions and back[0].labels == [True, False, True]

@@ -49,7 +49,7 @@ CASES = [
     ("lone_cr", "raise", [(1, 1), (2, 2)]),
     ("unicode_blank", "raise", [(1, 1), (3, 2)]),
     ("not_utf8", "raise", (NotTextError, ":2: not UTF-8 text (invalid start byte at byte 0)")),
-    ("not_utf8", "skip", (NotTextError, ":2: not UTF-8 text")),  # not text: no skip mode passes over it
+    ("not_utf8", "skip", [(1, 1), (3, 2)]),  # a bad line like any other: --skip-bad passes over it (#17)
     ("not_utf8", "yield", [(1, 1), (2, "not UTF-8 text (invalid start byte at byte 0)"), (3, 2)]),
 ]
 
@@ -116,11 +116,14 @@ def test_iter_records_counts_each_line_once(tmp_path, lines, skip_bad, ids, coun
     assert (stats.read, stats.skipped) == counts
 
 
-def test_iter_records_stops_on_a_line_that_is_not_text_even_when_skipping(tmp_path):
+def test_iter_records_skips_a_line_that_is_not_text_and_names_its_line(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_bytes(json.dumps(PROBLEM).encode() + b"\n\xff\n")
+    path.write_bytes(json.dumps(PROBLEM).encode() + b"\n\xff\n" + json.dumps(PROBLEM).encode() + b"\n")
+    stats = ReadStats()
+    assert len(list(iter_records(path, "problem", skip_bad=True, stats=stats))) == 2
+    assert stats.skipped == 1 and stats.errors[0].startswith(f"{path}:2: not UTF-8")
     with pytest.raises(NotTextError, match="p.jsonl:2"):
-        list(iter_records(path, "problem", skip_bad=True))
+        list(iter_records(path, "problem"))
 
 
 @pytest.mark.parametrize("name,rows", [

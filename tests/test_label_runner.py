@@ -268,7 +268,8 @@ def test_cli_refuses_to_mix_methods_in_one_output(tmp_path, capsys):
     assert main(base + ["--method", "outcome"]) == 0
     capsys.readouterr()
     assert main(base + ["--method", "direct"]) == 2
-    assert "holds records labeled by 'outcome'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "was made by another job" in err and '--method ("outcome" then, "direct" now)' in err
     assert main(base + ["--method", "direct", "--overwrite"]) == 0
     assert {json.loads(x)["provenance"]["labeler"] for x in out.read_text().splitlines()} == {"direct"}
 

@@ -32,7 +32,7 @@ def test_verifiers_never_import_prm():
 # or the layers below it; within a layer, tests/test_imports.py forbids cycles.
 LAYERS = [
     ("core", {"prm", "prm.errors", "prm.records", "prm.steps", "prm.sequence", "prm.first_error", "prm.domains",
-              "prm.tasks", "prm.tiny"}),
+              "prm.tasks", "prm.tiny", "prm.threads", "prm.shipped", "prm.paths", "prm.resume"}),
     ("engines and formats", {"prm.vllm_engine", "prm.sampler", "prm.scoring", "prm.formats", "prm.loaders"}),
     ("stages", {"prm.labeling", "prm.search", "prm.train", "prm.eval", "prm.policy"}),
     ("drivers", {"prm.demo", "prm.demo_config", "prm.commands", "prm.cli", "prm.__main__"}),

@@ -49,7 +49,7 @@ def test_sample_writes_and_resumes(tiny_lm_dir, problems, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--policy", "math", "--model", "x"], "exactly one of --model"),
-    (["-n", "0"], "n must be an integer >= 1"),
+    (["-n", "0"], "argument -n: must be at least 1"),
     (["--batch-size", "0"], "--batch-size"),
     (["--policy", "code"], "is not code"),
 ])
@@ -72,6 +72,11 @@ def test_sample_missing_model_and_bad_problems(tmp_path, problems, capsys):
     assert "bad.jsonl:1" in err and "question" in err
 
 
-def test_policy_info_without_cache(tmp_path, capsys):
+def test_policy_info_without_cache(tmp_path, capsys, monkeypatch):
+    # an empty cache still has the shipped copy; without one (a changed recipe) info says how to train
+    assert main(["policy", "info", "--domain", "math", "--cache-dir", str(tmp_path)]) == 0
+    assert "shipped policy/math-" in capsys.readouterr().out
+    from prm import shipped
+    monkeypatch.setattr(shipped, "find", lambda model, root=None: (None, "none shipped (test)"))
     assert main(["policy", "info", "--domain", "math", "--cache-dir", str(tmp_path)]) == 2
     assert "prm policy train --domain math" in capsys.readouterr().err

@@ -4,7 +4,9 @@
   prm check labels.jsonl --kind stepwise --skip-bad
 
 Every bad line is reported as FILE:LINE: field 'NAME': what is wrong. Exit 0 when every line is
-valid, 1 when some were skipped with --skip-bad, 2 on the first error without it.
+valid, 1 when some were skipped with --skip-bad, 2 on the first error without it. Checked as the
+commands that read the file check it: NaN and Infinity are not JSON, problem ids are unique (a
+repeated id is refused by `prm sample` and `prm label`), lines are UTF-8.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from prm.records import KINDS, ReadStats, iter_records
+from prm.records import KINDS, ReadStats, RecordError, convert_rows, iter_jsonl
 
 
 def add_arguments(p):
@@ -25,7 +27,18 @@ def run(args) -> int:
     stats = ReadStats()
     labels = Counter()
     n = 0
-    for rec in iter_records(args.file, args.kind, skip_bad=args.skip_bad, stats=stats):
+    first: dict[str, str] = {}
+
+    def convert(where: str, obj: dict):
+        rec = KINDS[args.kind].from_dict(obj, where=where)
+        if args.kind == "problem":
+            if rec.id in first:
+                raise RecordError(f"duplicate problem id {rec.id!r} (first at {first[rec.id]})", where=where, field="id")
+            first[rec.id] = where
+        return rec
+
+    rows = ((f"{args.file}:{lineno}", obj) for lineno, obj in iter_jsonl(args.file, errors="yield"))
+    for rec in convert_rows(rows, convert, skip_bad=args.skip_bad, stats=stats):
         n += 1
         if args.kind == "stepwise":
             labels.update("none" if v is None else "float" if isinstance(v, float) else str(v) for v in rec.labels)

@@ -9,7 +9,10 @@ Read: stepwise, prm800k, math-shepherd, openrlhf, math-aps, processbench, prmben
 Write: stepwise (TRL format), math-shepherd, openrlhf, processbench.
 Input files may be JSONL, a JSON list, .gz or .parquet. The output is written atomically.
 A bad row stops the conversion with FILE:LINE: field 'NAME': what is wrong; with --skip-bad bad
-rows are reported, counted and skipped (exit 1).
+rows are reported, counted and skipped (exit 1). Nothing is coerced: a value the input format does
+not define is a bad row, and a record the output format cannot hold unchanged (every written row is
+read back first) is refused, e.g. soft labels to math-shepherd without --threshold, or steps without
+"Step 1:" markers to math-shepherd / openrlhf without --step-markers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 
 import argparse
 
+from prm.commands.argtypes import finite_float
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
 
@@ -42,18 +46,23 @@ def add_arguments(p):
     o.add_argument("--birm-labels", choices=("step_h_label", "step_s_label", "step_labels"),
                    default=argparse.SUPPRESS,
                    help="birm: which per-step label column becomes `labels` (default step_h_label)")
-    o.add_argument("--threshold", type=float, default=argparse.SUPPRESS,
-                   help="math-shepherd output: a float label above this is '+' (default 0.0: any rollout correct)")
+    o.add_argument("--threshold", type=finite_float, default=argparse.SUPPRESS,
+                   help="math-shepherd output: a float label above this is '+' (no default: soft labels are refused "
+                        "without it; 0.0 is Math-Shepherd's hard label, any rollout correct)")
+    o.add_argument("--step-markers", action="store_true", default=argparse.SUPPRESS,
+                   help="math-shepherd / openrlhf output: prefix 'Step k: ' to every step (the layout needs "
+                        "'Step 1:' where the question ends; without this flag, steps lacking it are refused)")
 
 
-# CLI flag -> (format it belongs to, direction, adapter option name)
+# CLI flag -> (formats it belongs to, direction, adapter option name)
 _OPTIONS = {
-    "neutral": ("prm800k", "read", "neutral"),
-    "after_error": ("processbench", "read", "after_error"),
-    "aps_label": ("math-aps", "read", "label"),
-    "prmbench_process": ("prmbench", "read", "process"),
-    "birm_labels": ("birm", "read", "labels"),
-    "threshold": ("math-shepherd", "write", "threshold"),
+    "neutral": (("prm800k",), "read", "neutral"),
+    "after_error": (("processbench",), "read", "after_error"),
+    "aps_label": (("math-aps",), "read", "label"),
+    "prmbench_process": (("prmbench",), "read", "process"),
+    "birm_labels": (("birm",), "read", "labels"),
+    "threshold": (("math-shepherd",), "write", "threshold"),
+    "step_markers": (("math-shepherd", "openrlhf"), "write", "step_markers"),
 }
 
 
@@ -61,20 +70,26 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from prm.formats import read_format, write_format
+    from prm.paths import check_paths
     from prm.records import ReadStats
 
+    check_paths(inputs={"--input": args.input}, outputs={"--out": args.out})
+
     read_opts, write_opts = {}, {}
-    for flag, (fmt, direction, name) in _OPTIONS.items():
+    for flag, (fmts, direction, name) in _OPTIONS.items():
         value = getattr(args, flag, None)
         if value is None:
             continue
-        if (args.src if direction == "read" else args.dst) != fmt:
-            raise UserError(f"--{flag.replace('_', '-')} applies to {direction}ing {fmt!r} only")
+        if (args.src if direction == "read" else args.dst) not in fmts:
+            verb = {"read": "reading", "write": "writing"}[direction]
+            raise UserError(f"--{flag.replace('_', '-')} applies to {verb} {' or '.join(map(repr, fmts))} only")
         (read_opts if direction == "read" else write_opts)[name] = value
     rstats, wstats = ReadStats(), ReadStats()
-    records = tqdm(read_format(args.src, args.input, skip_bad=args.skip_bad, stats=rstats, **read_opts),
-                   desc="convert", unit="rec", disable=None)
-    n = write_format(args.dst, records, args.out, skip_bad=args.skip_bad, stats=wstats, **write_opts)
+    # located: a record the output format cannot hold is reported at its input line
+    records = tqdm(read_format(args.src, args.input, skip_bad=args.skip_bad, stats=rstats, located=True,
+                               **read_opts), desc="convert", unit="rec", disable=None)
+    n = write_format(args.dst, records, args.out, skip_bad=args.skip_bad, stats=wstats, located=True,
+                     **write_opts)
     for msg in rstats.errors + wstats.errors:
         print(f"skipped {msg}", file=sys.stderr)
     line = f"{args.input} ({args.src}): {rstats.read} rows -> {n} {args.dst} records in {args.out}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 
+from prm.commands.argtypes import positive_int
 from prm.errors import UserError
 from prm.loaders import DATASETS, load_records
 from prm.records import ReadStats, write_jsonl_atomic
@@ -46,7 +47,7 @@ def add_arguments(p):
     c.add_argument("--split", default=None,
                    help="hub split; for a local file only the tag used in problem ids (default: from the file name)")
     c.add_argument("--revision", default=None, help="hub revision (a commit hash pins the data)")
-    c.add_argument("--limit", type=int, default=None, help="keep the first N records")
+    c.add_argument("--limit", type=positive_int, default=None, help="keep the first N records")
     c.add_argument("--skip-bad", action="store_true", help="skip rows that do not convert, report them, exit 1")
     c.add_argument("--out", required=True, help="output JSONL (overwritten atomically)")
 
@@ -55,8 +56,9 @@ def run(args) -> int:
     if args.action == "list":
         print(dataset_table())
         return 0
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit must be >= 1, got {args.limit}")
+    from prm.paths import check_paths
+
+    check_paths(inputs={"--input": args.input}, outputs={"--out": args.out})
     stats = ReadStats()
     records = load_records(args.dataset, args.input, hub=args.hub or None, config=args.config, split=args.split,
                            revision=args.revision, limit=args.limit, skip_bad=args.skip_bad, stats=stats,

@@ -18,6 +18,7 @@ Sampling uses vLLM when it is installed, else transformers; the report says whic
 
 from __future__ import annotations
 
+from prm.commands.argtypes import nonneg_int, positive_int
 from prm.errors import UserError
 
 
@@ -36,8 +37,8 @@ def add_arguments(p):
                                                         "instead of the tiny default")
     g.add_argument("--code-policy", default=None, help="the same for code")
     g.add_argument("--cache-dir", default=None, help="tiny-policy cache (default: $PRM_CACHE_DIR or ~/.cache/prm-toolkit)")
-    g.add_argument("--seed", type=int, default=None, help="seed for sampling, training and subsampling (default 0)")
-    g.add_argument("--threads", type=int, default=None,
+    g.add_argument("--seed", type=nonneg_int, default=None, help="seed for sampling, training and subsampling (default 0)")
+    g.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads (default 1: tiny models gain little from more, and threads thrash on shared cores)")
 
 
@@ -54,6 +55,10 @@ def run(args) -> int:
     if not domains:
         raise UserError("--domains: give at least one of math, code")
     policies = tuple((d, p) for d, p in (("math", args.math_policy), ("code", args.code_policy)) if p)
+    from prm.paths import check_paths
+
+    check_paths(models={"--math-policy": args.math_policy, "--code-policy": args.code_policy},
+                output_dirs={"--out": args.out})
     for d, p in policies:
         from pathlib import Path
 

@@ -7,18 +7,20 @@ defaults, wherever a user meets them; `engine_config` turns the parsed flags int
 
 from __future__ import annotations
 
+from prm.commands.argtypes import fraction, positive_int
+
 
 def add_engine_flags(group) -> None:
     group.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto",
                        help="auto: vLLM when importable, else transformers")
     group.add_argument("--dtype", default="auto", help="model dtype for the engine (auto: the model's own)")
-    group.add_argument("--gpu-memory-utilization", type=float, default=0.3,
+    group.add_argument("--gpu-memory-utilization", type=fraction, default=0.3,
                        help="vLLM: share of GPU memory (on the CPU backend: of RAM) to reserve for weights + KV "
                             "cache; 0.9 on a dedicated GPU")
-    group.add_argument("--tensor-parallel-size", type=int, default=1,
+    group.add_argument("--tensor-parallel-size", type=positive_int, default=1,
                        help="vLLM: shard the model over this many GPUs of one machine (7B+ policies); for more "
                             "throughput run one process per GPU on a shard of the input (docs/real_models.md)")
-    group.add_argument("--max-model-len", type=int, default=None,
+    group.add_argument("--max-model-len", type=positive_int, default=None,
                        help="context length the engine reserves for; None: the model's own")
 
 

@@ -19,11 +19,14 @@ P(correct) < --threshold). Accuracy on erroneous samples, on correct samples, an
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from prm.commands.argtypes import nonneg_int, open_fraction, positive_int
 from prm.errors import UserError
+from prm.paths import check_paths
 
 
 def add_arguments(p):
@@ -31,8 +34,11 @@ def add_arguments(p):
     b = sub.add_parser("bon", help="best-of-N / majority / weighted-vote curves from a scored pool")
     b.add_argument("--pool", required=True, help="JSONL, one scored sample per line (prm/eval/pool.py)")
     b.add_argument("--out", default=None, help="output folder (default: runs/eval-bon-TIMESTAMP)")
-    b.add_argument("--repeats", type=int, default=200, help="subsample draws per N")
-    b.add_argument("--seed", type=int, default=0, help="seed for the draws")
+    b.add_argument("--repeats", type=positive_int, default=200, help="subsample draws per N")
+    b.add_argument("--seed", type=nonneg_int, default=0, help="seed for the draws")
+    b.add_argument("--min-pool", type=positive_int, default=None, metavar="K",
+                   help="drop problems with fewer than K samples (reported), so a smaller pool does not cap "
+                        "every curve; default: keep all, curves stop at the smallest pool (said on stderr)")
     b.add_argument("--ns", default=None, help="comma-separated N values (default: 1,2,4,... up to the smallest pool)")
     b.add_argument("--aggregations", default="min,prod,last,mean", help="PRM step aggregations to report")
     b.add_argument("--methods", default=None,
@@ -43,11 +49,11 @@ def add_arguments(p):
     q = sub.add_parser("processbench", help="first-error identification on ProcessBench-format data")
     q.add_argument("--data", required=True, action="append", help="ProcessBench JSON/JSONL file (repeatable)")
     q.add_argument("--scorer", required=True, help="'sympy' or a trained PRM directory")
-    q.add_argument("--threshold", type=float, default=0.5, help="a step with P(correct) below this is an error")
-    q.add_argument("--limit", type=int, default=None,
+    q.add_argument("--threshold", type=open_fraction, default=0.5, help="a step with P(correct) below this is an error")
+    q.add_argument("--limit", type=positive_int, default=None,
                    help="evaluate a seeded random subset of N records of each file (files are often sorted by label, "
                         "so the first N would be one class)")
-    q.add_argument("--seed", type=int, default=0, help="seed for --limit")
+    q.add_argument("--seed", type=nonneg_int, default=0, help="seed for --limit")
     q.add_argument("--backend", default="auto", help="scorer backend: auto, transformers or vllm")
     q.add_argument("--out", default=None, help="write results.json here (optional)")
 
@@ -55,9 +61,12 @@ def add_arguments(p):
     s.add_argument("--data", required=True, help="stepwise JSONL (prompt, completions, labels)")
     s.add_argument("--scorer", required=True, help="a trained PRM directory")
     s.add_argument("--backend", default="auto", help="scorer backend: auto, transformers or vllm")
-    s.add_argument("--limit", type=int, default=None, help="only the first N records")
+    s.add_argument("--limit", type=positive_int, default=None, help="only the first N records")
     for sp in (b, q, s):
         sp.set_defaults(_sub=sp)
+
+
+BON_FILES = ("results.json", "manifest.json", "report.md", "bon.png")  # what `prm eval bon` writes in --out
 
 
 def load_model_scorer(path: str, backend: str = "auto"):
@@ -71,7 +80,7 @@ def load_model_scorer(path: str, backend: str = "auto"):
 
 
 def _bon(args) -> int:
-    from prm.eval.bon import CurveConfig, bon_curves, default_methods
+    from prm.eval.bon import CurveConfig, bon_curves, default_methods, describe_cap, pool_cap
     from prm.eval.hacking import false_step_rate, goodhart, length_bias
     from prm.eval.plots import plot_bon
     from prm.eval.pool import build_pools, read_pool
@@ -89,14 +98,27 @@ def _bon(args) -> int:
         raise UserError(f"--ns: expected comma-separated integers, got {args.ns!r}") from None
     if ns and min(ns) < 1:
         raise UserError("--ns: N must be at least 1")
-    if args.repeats < 1:
-        raise UserError("--repeats must be at least 1")
+    out = Path(args.out or f"runs/eval-bon-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    # the pool may sit in --out (runs/x/pool.jsonl, --out runs/x): only the files written must differ
+    check_paths(inputs={"--pool": args.pool}, outputs={"--out": [out / f for f in BON_FILES]})
     t0 = time.time()
     samples = read_pool(args.pool)
     if not samples:
         raise UserError(f"{args.pool}: no samples")
     check = (lambda steps: [None] * len(steps)) if args.no_sympy else None
     pools = build_pools(samples, aggregations=aggs, check=check, progress=True)
+    dropped = []
+    if args.min_pool:
+        dropped = [p.problem_id for p in pools if len(p) < args.min_pool]
+        pools = [p for p in pools if len(p) >= args.min_pool]
+        if not pools:
+            raise UserError(f"--min-pool {args.min_pool}: no problem has that many samples")
+        if dropped:
+            print(f"prm eval bon: --min-pool {args.min_pool} dropped {len(dropped)} problem(s) with smaller pools: "
+                  f"{', '.join(map(str, dropped[:10]))}{' ...' if len(dropped) > 10 else ''}", file=sys.stderr)
+    cap = pool_cap(pools)
+    if cap:
+        print(f"prm eval bon: note: {describe_cap(cap)}", file=sys.stderr)
     if args.methods:
         try:
             methods = [Method.parse(m.strip()) for m in args.methods.split(",") if m.strip()]
@@ -113,14 +135,14 @@ def _bon(args) -> int:
     if ns and max(ns) > smallest:
         raise UserError(f"--ns: N={max(ns)} exceeds the smallest pool ({smallest} samples)")
     curves = bon_curves(pools, methods, CurveConfig(ns=ns, repeats=args.repeats, seed=args.seed), progress=True)
-    out = Path(args.out or f"runs/eval-bon-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
     bon = curves.to_dict()
     plot = plot_bon(bon, out / "bon.png", args.title or f"best-of-N on {Path(args.pool).name}")
     from prm.domains import DOMAINS
 
     domain = pools[0].domain
     d = {"stages": {"curves": {"status": "ran", "seconds": time.time() - t0, "detail": f"{len(samples)} samples"}},
-         "setup": {"pool": args.pool, "problems": len(pools), "smallest_pool": smallest},
+         "setup": {"pool": args.pool, "problems": len(pools), "smallest_pool": smallest, "pool_cap": cap,
+                   "dropped_by_min_pool": dropped},
          "bon": bon, "deltas": comparisons(curves), "plot": plot.name,
          "hacking": {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
                      "false_step_rate": false_step_rate(curves) if DOMAINS[domain].check_steps else None}}
@@ -143,8 +165,8 @@ def _processbench(args) -> int:
     from prm.eval.processbench import evaluate, read_processbench, scorer_predictor, sympy_predictor
     from prm.eval.report import pct, write_json
 
-    if not 0.0 < args.threshold < 1.0:
-        raise UserError("--threshold must be between 0 and 1")
+    check_paths(inputs={"--data": args.data}, models={"--scorer": None if args.scorer == "sympy" else args.scorer},
+                outputs={"--out": args.out and Path(args.out) / "results.json"})
     datasets = {Path(f).stem: read_processbench(f) for f in args.data}
     scorer = None
     if args.scorer == "sympy":
@@ -187,6 +209,7 @@ def _steps(args) -> int:
     from prm.eval.metrics import auroc, ece
     from prm.records import iter_records
 
+    check_paths(inputs={"--data": args.data})
     recs = []
     for rec in iter_records(args.data, "stepwise"):
         recs.append(rec)

@@ -7,7 +7,10 @@ Writes one JSON line per sample to --out (default: SAMPLES with `.exec.jsonl`): 
 sample_line (its line in --samples), passed, status, reason, n_passed, n_tests, per-test outcomes,
 wall_time, the isolation in force and the verifier version; then a summary (pass rate, statuses)
 to the terminal and to OUT.summary.json. Rows are appended as they finish, so an interrupted run
-resumes with --resume without re-running finished samples.
+resumes with --resume without re-running finished samples. A resume must be the same job: the same
+problems and samples files (by content, so `sample_line` still names the same sample) and the same
+program and sandbox settings, else it is refused naming what differs (fingerprint in
+OUT.resume.json); --workers may change.
 
 The program is the sample's `answer` field when set, else its `text`. With --code-block auto
 (default) a program containing Markdown code fences is replaced by the last fenced block.
@@ -21,6 +24,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from prm.commands.argtypes import at_least, positive_float, positive_int
 from prm.errors import UserError
 from prm.records import JsonlAppender, RecordError, Sample, done_keys, iter_jsonl, read_problems, write_jsonl_atomic
 
@@ -40,9 +44,9 @@ def add_arguments(p):
                       help="prepend the problem's question: auto = for HumanEval problems when the program "
                            "does not define the entry point itself (a completion of the prompt)")
     box = p.add_argument_group("sandbox")
-    box.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="programs run at once")
-    box.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds per program (all its tests)")
-    box.add_argument("--memory-mb", type=int, default=512, help="address-space limit per program")
+    box.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="programs run at once")
+    box.add_argument("--timeout", type=positive_float, default=10.0, help="wall-clock seconds per program (all its tests)")
+    box.add_argument("--memory-mb", type=at_least(64), default=512, help="address-space limit per program")
 
 
 def _load_samples(path: str, problems: dict) -> list[tuple[int, Sample]]:
@@ -79,19 +83,23 @@ def _row(problem_id: str, line: int, v) -> dict:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
+    from prm import resume
     from prm.domains import JudgeConfig, judge_many
+    from prm.paths import check_paths
 
-    if args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if args.timeout <= 0:
-        raise UserError(f"--timeout must be positive, got {args.timeout}")
-    if args.memory_mb < 64:
-        raise UserError(f"--memory-mb must be at least 64, got {args.memory_mb}")
+    out = Path(args.out) if args.out else Path(args.samples).with_suffix(".exec.jsonl")
+    check_paths(inputs={"--problems": args.problems, "--samples": args.samples},
+                outputs={"--out": out, "--out (summary)": out.with_suffix(".summary.json"),
+                         "--out (resume record)": resume.sidecar(out)})
     problems = read_problems(args.problems)
     samples = _load_samples(args.samples, problems)
-    out = Path(args.out) if args.out else Path(args.samples).with_suffix(".exec.jsonl")
     if out.exists() and not args.resume:
         raise UserError(f"{out} exists; pass --resume to continue it or choose another --out")
+    # rows are matched by the sample's line: only sound when the samples file is the same one
+    settings = {"--code-block": args.code_block, "--prompt": args.prompt, "--timeout": args.timeout,
+                "--memory-mb": args.memory_mb}
+    resume.begin(out, resume.fingerprint("exec", {"--problems": args.problems, "--samples": args.samples}, settings),
+                 restart=None)
     finished = done_keys(out, "sample_line") if args.resume else set()
     todo = [(line, s) for line, s in samples if line not in finished]
 

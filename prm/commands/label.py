@@ -13,6 +13,8 @@ Methods:
   mc       K rollouts from every step prefix; soft label = fraction correct, hard = any correct
   binary   binary search for the first step whose prefix no rollout can finish correctly:
            O(log steps) prefix evaluations instead of one per step
+  consensus two labelers (--pair; default mc,direct for math, mc,binary for code), a step keeps its
+           label only where both agree, else unlabeled; the summary says how many steps survive
 
 Rollouts (mc, binary) use --model, or the embedded tiny policy of each problem's domain (trained
 on first use and cached). All prefixes of a batch go to the engine in one call. For math samples
@@ -21,7 +23,9 @@ the agreement of the two in the summary.
 
 Output: stepwise records (TRL format + problem_id, sample_id, first_error, judged, mc_values,
 n_rollouts, outcome, provenance). Resumable: rerun the same command after a crash and it continues
-(records are keyed by sample_id; --overwrite starts afresh). Rejected samples (unknown problem,
+(records are keyed by sample_id; --overwrite starts afresh). A rerun whose inputs or labeling
+settings differ (method, K, --label, --after-error, --unjudged, model, sampling, seed, ...) is
+refused, naming what differs (fingerprint in OUT.resume.json), so one file never mixes labelings. Rejected samples (unknown problem,
 empty solution, problem without gold answer/tests) go to OUT.rejects.jsonl with file:line.
 """
 
@@ -32,10 +36,11 @@ import json
 import sys
 from pathlib import Path
 
+from prm.commands.argtypes import fraction, nonneg_float, nonneg_int, positive_float, positive_int
 from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.errors import UserError
 
-METHODS = ("outcome", "direct", "mc", "binary")
+METHODS = ("outcome", "direct", "mc", "binary", "consensus")
 
 
 def add_arguments(p):
@@ -45,7 +50,7 @@ def add_arguments(p):
     io.add_argument("--samples", required=True, help="JSONL of Sample records (problem_id, text, steps)")
     io.add_argument("--out", required=True, help="output JSONL of stepwise records (appended to: resumable)")
     io.add_argument("--overwrite", action="store_true", help="start the output afresh instead of resuming")
-    io.add_argument("--limit", type=int, default=None, help="label at most this many new samples")
+    io.add_argument("--limit", type=positive_int, default=None, help="label at most this many new samples")
     io.add_argument("--compare", default=None, metavar="FILE",
                     help="another labeled file of the same samples: print step and first-error agreement")
     io.add_argument("--summary-json", default=None, metavar="FILE", help="also write the summary as JSON")
@@ -55,27 +60,32 @@ def add_arguments(p):
                      help="mc: labels column holds hard (any rollout correct) or soft (fraction) labels")
     pol.add_argument("--after-error", choices=("incorrect", "unlabeled"), default="incorrect",
                      help="direct, binary: label of steps after the first error (False, or None = no loss)")
+    pol.add_argument("--pair", type=_pair, default=None, metavar="A,B",
+                     help="consensus: the two labelers (default per domain: mc,direct where a step "
+                          "checker exists, else mc,binary)")
+    pol.add_argument("--consensus-unit", choices=("step", "sample"), default="step",
+                     help="consensus: keep agreeing steps, or whole samples whose first errors agree (Qwen)")
     pol.add_argument("--unjudged", choices=("unlabeled", "correct"), default="unlabeled",
                      help="direct: label of steps before the first error that no check could judge")
 
     ro = p.add_argument_group("rollouts (mc, binary)")
     ro.add_argument("--model", default=argparse.SUPPRESS,
                     help="policy model directory; default: the embedded tiny policy per domain (prm.policy)")
-    ro.add_argument("-k", "--rollouts", type=int, default=8, help="rollouts per step prefix (K)")
-    ro.add_argument("--temperature", type=float, default=0.7, help="rollout sampling temperature")
-    ro.add_argument("--top-p", type=float, default=1.0, help="rollout nucleus sampling")
-    ro.add_argument("--max-tokens", type=int, default=256, help="max new tokens per rollout")
-    ro.add_argument("--seed", type=int, default=0, help="seed for the engine and for each prefix's rollouts (same seed and input, same rollouts, however the input is split)")
+    ro.add_argument("-k", "--rollouts", type=positive_int, default=8, help="rollouts per step prefix (K)")
+    ro.add_argument("--temperature", type=nonneg_float, default=0.7, help="rollout sampling temperature")
+    ro.add_argument("--top-p", type=fraction, default=1.0, help="rollout nucleus sampling")
+    ro.add_argument("--max-tokens", type=positive_int, default=256, help="max new tokens per rollout")
+    ro.add_argument("--seed", type=nonneg_int, default=0, help="seed for the engine and for each prefix's rollouts (same seed and input, same rollouts, however the input is split)")
     ro.add_argument("--quick-policy", action="store_true", help="use the quick (smaller) embedded policy")
 
     add_engine_flags(p.add_argument_group("policy engine (mc, binary)"))
 
     run = p.add_argument_group("execution")
-    run.add_argument("--batch-size", type=int, default=32,
+    run.add_argument("--batch-size", type=positive_int, default=32,
                      help="samples per batch: all their prefixes go to the engine in one call")
-    run.add_argument("--workers", type=int, default=argparse.SUPPRESS,
+    run.add_argument("--workers", type=positive_int, default=argparse.SUPPRESS,
                      help="parallel verifier workers (default: CPU count)")
-    run.add_argument("--code-timeout", type=float, default=5.0, help="seconds per program run (code)")
+    run.add_argument("--code-timeout", type=positive_float, default=5.0, help="seconds per program run (code)")
     run.add_argument("--fsync", action="store_true", help="fsync every record (survive power loss)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -134,6 +144,8 @@ def make_label_batch(args, policies: _Policies, agreement: dict | None = None):
     rollout.sampling()  # bad sampling settings fail now (UserError), not after the engine has started
     if args.method == "outcome":
         return lambda items: label_outcome(items, judge)
+    if args.method == "consensus":
+        return _consensus_batch(args, policies, agreement)
     if args.method == "direct":
         cfg = DirectConfig(after_error=args.after_error, unjudged=args.unjudged)
         return lambda items: label_direct(items, cfg, judge)
@@ -156,12 +168,37 @@ def make_label_batch(args, policies: _Policies, agreement: dict | None = None):
     return with_direct(by_domain(lambda items, s, pf: label_binary(items, s, pf, cfg, judge)), judge, agreement)
 
 
-def _domains_for(method: str) -> tuple[str, ...]:
+def _pair(text: str) -> tuple[str, str]:
+    from prm.labeling.consensus import PAIRABLE
+
+    pair = tuple(x.strip() for x in text.split(","))
+    if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(PAIRABLE):
+        raise argparse.ArgumentTypeError(f"two different methods of {', '.join(PAIRABLE)}, e.g. mc,direct; "
+                                         f"got {text!r}")
+    return pair
+
+
+def _consensus_batch(args, policies: _Policies, agreement: dict):
+    """Both labelers of the pair, each built as its own --method would be, combined by agreement."""
+    from prm.labeling.consensus import ConsensusConfig, label_consensus
+
+    cfg = ConsensusConfig(pair=args.pair, unit=args.consensus_unit, after_error=args.after_error)
+    subs: dict = {}
+
+    def label_with(method, items):
+        if method not in subs:
+            sub_args = argparse.Namespace(**{**vars(args), "method": method})
+            subs[method] = make_label_batch(sub_args, policies, agreement)
+        return subs[method](items)
+    return lambda items: label_consensus(items, label_with, cfg)
+
+
+def _domains_for(method: str, pair: tuple[str, str] | None = None) -> tuple[str, ...]:
     """The domains a method can label (`prm.labeling.methods_for`: `direct` needs a step checker)."""
     from prm.domains import DOMAINS
     from prm.labeling import methods_for
 
-    return tuple(d for d in DOMAINS if method in methods_for(d))
+    return tuple(d for d in DOMAINS if all(m in methods_for(d) for m in (pair or (method,))))
 
 
 def with_direct(label, judge, agreement: dict):
@@ -185,21 +222,23 @@ def run(args) -> int:
     from prm.labeling import RunConfig, format_summary, run_labeling
     from prm.labeling.agreement import compare_files, format_agreement
 
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-    for name in ("problems", "samples"):
-        if not Path(getattr(args, name)).exists():
-            raise UserError(f"--{name}: no such file: {getattr(args, name)}")
-    if args.compare and not Path(args.compare).exists():
-        raise UserError(f"--compare: no such file: {args.compare}")
-    if not args.overwrite:
-        _check_resumable(args)
+    from prm import resume
+    from prm.labeling.runner import rejects_path
+    from prm.paths import check_paths
+
+    # before anything is read or deleted (--overwrite included)
+    check_paths(inputs={"--problems": args.problems, "--samples": args.samples, "--compare": args.compare},
+                models={"--model": getattr(args, "model", None)},
+                outputs={"--out": args.out, "--out (rejects file)": rejects_path(args.out),
+                         "--out (resume record)": resume.sidecar(args.out), "--summary-json": args.summary_json})
     policies = _Policies(args)
-    cfg = RunConfig(batch_size=args.batch_size, domains=_domains_for(args.method),
+    pair = args.pair if args.method == "consensus" else None
+    cfg = RunConfig(batch_size=args.batch_size, domains=_domains_for(args.method, pair),
                     limit=args.limit, overwrite=args.overwrite, fsync=args.fsync, progress=not args.no_progress)
     agreement: dict = {}
     try:
-        summary = run_labeling(args.problems, args.samples, args.out, make_label_batch(args, policies, agreement), cfg)
+        summary = run_labeling(args.problems, args.samples, args.out, make_label_batch(args, policies, agreement), cfg,
+                               settings=record_settings(args))
     finally:
         policies.close()
     print(format_summary(summary, args.out))
@@ -216,22 +255,26 @@ def run(args) -> int:
     return 0
 
 
-def _check_resumable(args) -> None:
-    """Refuse to append to an output made by another method or K: the file would mix labelings."""
-    from prm.records import iter_jsonl
+# the flags that change a record, per method (the resume fingerprint): how many or how fast
+# (--limit, --batch-size, --workers) is left out, since it never changes a record
+_COMMON = ("method", "code_timeout")
+_ROLLOUT = ("rollouts", "temperature", "top_p", "max_tokens", "seed", "model", "quick_policy",
+            "backend", "dtype", "max_model_len")
+RECORD_SETTINGS = {"outcome": _COMMON, "direct": _COMMON + ("after_error", "unjudged"),
+                   "mc": _COMMON + ("label",) + _ROLLOUT, "binary": _COMMON + ("after_error",) + _ROLLOUT,
+                   "consensus": _COMMON + ("pair", "consensus_unit", "after_error", "unjudged", "label") + _ROLLOUT}
 
-    out = Path(args.out)
-    if not out.exists():
-        return
-    for lineno, row in iter_jsonl(out, skip_bad=True):
-        prov = row.get("provenance") or {}
-        k = (prov.get("settings") or {}).get("k")
-        if prov.get("labeler") != args.method or (k is not None and k != args.rollouts):
-            raise UserError(f"{out}:{lineno}: holds records labeled by {prov.get('labeler')!r}"
-                            f"{f' with K={k}' if k is not None else ''}; this run is {args.method!r}"
-                            f"{f' with K={args.rollouts}' if args.method in ('mc', 'binary') else ''}. "
-                            f"Use --overwrite to start afresh or another --out to keep both")
-        return
+
+def record_settings(args) -> dict:
+    """{flag: value} of the settings that change this method's records (see RECORD_SETTINGS)."""
+    flag = {"rollouts": "-k"}
+    out = {}
+    for name in RECORD_SETTINGS[args.method]:
+        value = getattr(args, name, None)
+        if name == "model" and value is None:
+            value = f"embedded {'quick ' if args.quick_policy else ''}policy"
+        out[flag.get(name, "--" + name.replace("_", "-"))] = value
+    return out
 
 
 def _binary_savings(out: str, k: int) -> str:

@@ -8,7 +8,10 @@
 any local HF model directory. Prompts: the model's chat template, or the plain format.
 
 Resumable: samples are appended and flushed one per line; re-running the same command skips the
-(problem, sample index) pairs already in the output and fills in the rest. Each problem is drawn
+(problem, sample index) pairs already in the output and fills in the rest. A rerun with another
+problems file or other sampling settings (model, -n, temperature, top-p, max-tokens, stop, seed,
+backend, dtype) is refused, naming what differs (fingerprint in OUT.resume.json): one file never
+mixes samples drawn under different settings. --limit may change between runs. Each problem is drawn
 with its own seed (from --seed and the problem id), so a resumed run writes the samples an
 uninterrupted run would have written (for a given backend).
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from prm.commands.argtypes import escaped_text, fraction, nonneg_float, nonneg_int, positive_int
 from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
@@ -39,21 +43,21 @@ def add_arguments(p):
     io = p.add_argument_group("input / output")
     io.add_argument("--problems", required=True, help="Problem JSONL (e.g. data/tasks/math_test.jsonl)")
     add_renamed(io, "--out", "--output", required=True, help="Sample JSONL; appended to, so a re-run resumes")
-    io.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    io.add_argument("--limit", type=positive_int, default=None, help="only the first N problems")
     m = p.add_argument_group("model (one of)")
     m.add_argument("--model", help="a local HF model directory (or a hub id already in the local cache)")
     m.add_argument("--policy", choices=["math", "code"], help="the embedded tiny policy for this domain")
     m.add_argument("--quick-policy", action="store_true", help="with --policy: the smaller, faster-trained one")
     add_engine_flags(p.add_argument_group("engine"))
     s = p.add_argument_group("sampling")
-    s.add_argument("-n", type=int, default=4, help="samples per problem")
-    s.add_argument("--temperature", type=float, default=1.0)
-    s.add_argument("--top-p", type=float, default=1.0)
-    s.add_argument("--max-tokens", type=int, default=256)
-    s.add_argument("--stop", action="append", default=[],
+    s.add_argument("-n", type=positive_int, default=4, help="samples per problem")
+    s.add_argument("--temperature", type=nonneg_float, default=1.0)
+    s.add_argument("--top-p", type=fraction, default=1.0)
+    s.add_argument("--max-tokens", type=positive_int, default=256)
+    s.add_argument("--stop", action="append", default=[], type=escaped_text,
                    help="stop string (repeatable; escapes like \\n allowed); the text excludes it")
-    s.add_argument("--seed", type=int, default=0, help="base seed; each problem's seed derives from it and its id")
-    s.add_argument("--batch-size", type=int, default=16, help="problems per generate call")
+    s.add_argument("--seed", type=nonneg_int, default=0, help="base seed; each problem's seed derives from it and its id")
+    s.add_argument("--batch-size", type=positive_int, default=16, help="problems per generate call")
 
 
 def problem_seed(seed: int, problem_id: str) -> int:
@@ -86,11 +90,24 @@ def existing(path: Path) -> Counter:
     return have
 
 
+def record_settings(args) -> dict:
+    """The flags that change a sample (the resume fingerprint); --limit and --batch-size do not."""
+    model = args.model or f"embedded {args.policy}{' quick' if args.quick_policy else ''} policy"
+    return {"--model/--policy": model, "-n": args.n, "--temperature": args.temperature, "--top-p": args.top_p,
+            "--max-tokens": args.max_tokens, "--stop": list(args.stop), "--seed": args.seed,
+            "--backend": args.backend, "--dtype": args.dtype, "--max-model-len": args.max_model_len}
+
+
 def run(args) -> int:
     from prm.sampler import SamplingConfig, build_prompt, make_sampler
 
+    from prm import resume
+    from prm.paths import check_paths
+
     if bool(args.model) == bool(args.policy):
         raise UserError("give exactly one of --model DIR or --policy math|code")
+    check_paths(inputs={"--problems": args.problems}, models={"--model": args.model},
+                outputs={"--out": args.out, "--out (resume record)": resume.sidecar(args.out)})
     problems = list(read_problems(args.problems).values())
     if args.limit is not None:
         problems = problems[:args.limit]
@@ -99,12 +116,12 @@ def run(args) -> int:
         if wrong:
             raise UserError(f"{args.problems}: problem {wrong[0]!r} is not {args.policy} "
                             f"({len(wrong)} such); the {args.policy} policy only solves {args.policy} problems")
-    stops = tuple(s.encode().decode("unicode_escape") for s in args.stop)
+    stops = tuple(args.stop)  # escapes already decoded by the flag's type
     base = SamplingConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
                           stop=stops)
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out)
+    resume.begin(out, resume.fingerprint("sample", {"--problems": args.problems}, record_settings(args)),
+                 restart=None)
     have = existing(out)
     todo = [p for p in problems if any((p.id, k) not in have for k in range(args.n))]
     print(f"{len(problems)} problems, {len(problems) - len(todo)} already sampled in {out}, {len(todo)} to go",

@@ -9,27 +9,35 @@ Input: stepwise records (`prompt` + `completions`) or samples (`problem_id` + `s
 (PRM: P(correct) per step; ORM: a 1-element list) and `scored_by` (model dir, kind, backend).
 Steps that fall outside the token window are written as null (JSON has no NaN). The separator and step tag come from the model's
 config: nothing to set here.
+
+Resumable: output lines are appended batch by batch, in input order; rerun the same command after
+a crash and it scores only the input lines not yet in --out. A rerun with another input, model
+(path or config.json) or scoring setting is refused, naming what differs (fingerprint in
+OUT.resume.json); --overwrite starts afresh. The whole input is validated before anything is written.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from prm.commands.argtypes import positive_int
 from prm.commands.vocab import add_renamed
-from prm.errors import RecordError
+from prm.errors import RecordError, UserError
 
 
 def add_arguments(p):
     p.add_argument("--model", required=True, action="append",
                    help="model dir from `prm train` (repeat, or give an ensemble dir, for an ensemble)")
     p.add_argument("--input", required=True, help="JSONL of stepwise records or samples")
-    add_renamed(p, "--out", "--output", required=True, help="JSONL to write (overwritten atomically)")
+    add_renamed(p, "--out", "--output", required=True, help="JSONL to write (appended to: resumable)")
+    p.add_argument("--overwrite", action="store_true", help="start --out afresh instead of resuming it")
     p.add_argument("--problems", default=None, help="problems JSONL, for sample records (question by problem_id)")
     p.add_argument("--backend", choices=["auto", "transformers", "vllm"], default="auto",
                    help="auto: vLLM on a CUDA GPU, else transformers")
     p.add_argument("--ensemble", choices=["min", "mean"], default="min", help="how to combine several models")
-    p.add_argument("--batch-size", type=int, default=256, help="samples per scoring call")
-    p.add_argument("--max-length", type=int, default=None, help="token window (default: the model's training length)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="samples per scoring call")
+    p.add_argument("--max-length", type=positive_int, default=None, help="token window (default: the model's training length)")
 
 
 def _items(args):
@@ -56,29 +64,56 @@ def _items(args):
         yield obj, q, steps
 
 
+def _fingerprint(args) -> dict:
+    from prm import resume
+
+    # a model directory is identified by its config.json (it carries the training settings and the
+    # training-data hash): a cheap proxy for the weights, which may be gigabytes
+    configs = {f"--model {m} (config.json)": Path(m) / "config.json" for m in args.model
+               if (Path(m) / "config.json").is_file()}
+    return resume.fingerprint("score", {"--input": args.input, "--problems": args.problems, **configs},
+                              {"--model": args.model, "--backend": args.backend, "--ensemble": args.ensemble,
+                               "--max-length": args.max_length})
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
-    from prm.records import write_jsonl_atomic
+    from prm import resume
+    from prm.paths import check_paths
+    from prm.records import JsonlAppender, iter_jsonl
     from prm.scoring import load_scorer
 
-    rows = list(_items(args))          # validate the whole file before loading any model
+    check_paths(inputs={"--input": args.input, "--problems": args.problems}, models={"--model": args.model},
+                outputs={"--out": args.out, "--out (resume record)": resume.sidecar(args.out)})
+    rows = list(_items(args))          # validate the whole file before loading any model or writing
+    if not rows:
+        raise UserError(f"{args.input}: no records to score")
+    fp = _fingerprint(args)
+    if args.overwrite:
+        resume.discard(args.out)
+    resume.begin(args.out, fp)
+    # output line i is input line i's record: the lines already written are the rows already scored
+    done = sum(1 for _ in iter_jsonl(args.out)) if Path(args.out).exists() else 0
+    if done >= len(rows):
+        print(f"scored {len(rows)} records -> {args.out} (all already there)")
+        return 0
     kw = {"max_length": args.max_length} if args.max_length else {}
     scorer = load_scorer(args.model if len(args.model) > 1 else args.model[0], backend=args.backend,
                          ensemble=args.ensemble, **kw)
     info = {"model": args.model if len(args.model) > 1 else args.model[0], "kind": scorer.kind,
             "backend": getattr(scorer, "backend", None),
             "ensemble": args.ensemble if hasattr(scorer, "members") else None}
-    out = []
     try:
-        with tqdm(total=len(rows), desc="score", unit="sample") as bar:
-            for i in range(0, len(rows), args.batch_size):
+        with JsonlAppender(args.out) as sink, tqdm(total=len(rows), initial=done, desc="score", unit="sample") as bar:
+            for i in range(done, len(rows), args.batch_size):
                 chunk = rows[i:i + args.batch_size]
-                for (obj, _, _), scores in zip(chunk, scorer.score_batch([(q, s) for _, q, s in chunk])):
-                    out.append({**obj, "scores": [None if math.isnan(x) else x for x in scores], "scored_by": info})
+                scored = [{**obj, "scores": [None if math.isnan(x) else x for x in scores], "scored_by": info}
+                          for (obj, _, _), scores in zip(chunk, scorer.score_batch([(q, s) for _, q, s in chunk]))]
+                for row in scored:  # written once the whole batch is scored: a crash redoes the batch
+                    sink.write(row)
                 bar.update(len(chunk))
     finally:
         scorer.close()
-    n = write_jsonl_atomic(args.out, out)
-    print(f"scored {n} records -> {args.out}")
+    print(f"scored {len(rows) - done} records -> {args.out}" + (f" ({done} already there)" if done else ""))
     return 0

@@ -21,6 +21,9 @@ pool line (its PRM step scores under the scorer's name, plus `score`, `truncated
 
 Each strategy is `prm.search.STRATEGIES[METHOD]`; its config's fields are filled from the flags of
 the same name.
+
+Not resumable: --out is written once, atomically, when every problem is done; a crash loses the
+run (never the old --out). For long runs, split --problems and search each part.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from prm.commands.argtypes import fraction, nonneg_float, nonneg_int, positive_int
 from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
@@ -50,20 +54,20 @@ def add_arguments(p):
     g.add_argument("--scorer", action="append", default=[],
                    help="reward model dir, optionally NAME=DIR (repeatable; beam uses the first)")
     add_renamed(g, "--out", "--output", required=True, help="output JSONL (overwritten atomically)")
-    g.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    g.add_argument("--limit", type=positive_int, default=None, help="only the first N problems")
     g = p.add_argument_group("sampling")
-    g.add_argument("--n", type=int, default=16, help="bon: samples per problem")
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--max-tokens", type=int, default=256, help="bon: tokens per sample")
-    g.add_argument("--seed", type=int, default=0, help="engine seed: same seed, problems and flags, same samples")
+    g.add_argument("--n", type=positive_int, default=16, help="bon: samples per problem")
+    g.add_argument("--temperature", type=nonneg_float, default=1.0)
+    g.add_argument("--top-p", type=fraction, default=1.0)
+    g.add_argument("--max-tokens", type=positive_int, default=256, help="bon: tokens per sample")
+    g.add_argument("--seed", type=nonneg_int, default=0, help="engine seed: same seed, problems and flags, same samples")
     g.add_argument("--scorer-backend", default="auto", help="scorer backend: auto, transformers or vllm")
     add_engine_flags(p.add_argument_group("policy engine"))
     g = p.add_argument_group("beam search")
-    g.add_argument("--beam-width", type=int, default=4, help="beams kept after each step")
-    g.add_argument("--expand", type=int, default=4, help="next steps sampled per beam")
-    g.add_argument("--max-steps", type=int, default=12, help="steps per solution")
-    g.add_argument("--max-step-tokens", type=int, default=96, help="tokens per step")
+    g.add_argument("--beam-width", type=positive_int, default=4, help="beams kept after each step")
+    g.add_argument("--expand", type=positive_int, default=4, help="next steps sampled per beam")
+    g.add_argument("--max-steps", type=positive_int, default=12, help="steps per solution")
+    g.add_argument("--max-step-tokens", type=positive_int, default=96, help="tokens per step")
     g.add_argument("--aggregation", choices=AGGREGATIONS, default="min", help="how prefix step scores rank beams")
 
 
@@ -112,6 +116,11 @@ def run(args) -> int:
     from prm.scoring import load_scorer
     from prm.search import STRATEGIES
 
+    from prm.paths import check_paths
+
+    check_paths(inputs={"--problems": args.problems},
+                models={"--model": args.model, "--scorer": [s.partition("=")[2] or s for s in args.scorer]},
+                outputs={"--out": args.out})
     problems = list(read_problems(args.problems).values())[: args.limit]
     if not problems:
         raise UserError(f"{args.problems}: no problems")

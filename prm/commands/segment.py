@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
+from prm.commands.argtypes import separator
 from prm.commands.vocab import add_renamed
 from prm.errors import RecordError
 from prm.records import Sample, iter_jsonl, write_jsonl_atomic
@@ -24,11 +25,14 @@ def add_arguments(p):
     p.add_argument("--id-field", default="problem_id", help="field holding the problem id (line number if absent)")
     p.add_argument("--mode", choices=["sep", "markers", "code"], default="sep",
                    help="sep: split on --sep; markers: before each 'Step k'; code: statements via ast")
-    p.add_argument("--sep", default="\\n\\n", help="step separator for --mode sep (escapes like \\n allowed)")
+    p.add_argument("--sep", type=separator, default="\\n\\n", help="step separator for --mode sep (escapes like \\n allowed)")
 
 
 def run(args) -> int:
-    sep = args.sep.encode().decode("unicode_escape")
+    from prm.paths import check_paths
+
+    check_paths(inputs={"--input": args.input}, outputs={"--out": args.out})
+    sep = args.sep  # escapes decoded by the flag's type (argparse also runs it on the string default)
     split = {"sep": lambda t: split_steps(t, sep), "markers": split_on_markers, "code": split_code_steps}[args.mode]
 
     def samples():

@@ -24,9 +24,22 @@ from __future__ import annotations
 import typing
 from dataclasses import MISSING, Field, fields
 
+from prm.commands import argtypes
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
 from prm.train.config import TrainConfig
+
+# field -> the argtype that checks its flag at parse time; a field not here gets int or
+# finite_float by its type hint (max_steps: -1 = use epochs; eval_steps: None = per epoch)
+_TYPES = {
+    "learning_rate": argtypes.positive_float,  # max_length: TrainConfig checks it (>= 8)
+    "num_train_epochs": argtypes.positive_float, "per_device_train_batch_size": argtypes.positive_int,
+    "per_device_eval_batch_size": argtypes.positive_int, "gradient_accumulation_steps": argtypes.positive_int,
+    "warmup_ratio": argtypes.unit_float, "weight_decay": argtypes.nonneg_float, "seed": argtypes.nonneg_int,
+    "max_pairs_per_problem": argtypes.positive_int, "lora_r": argtypes.nonneg_int, "lora_alpha": argtypes.positive_int,
+    "logging_steps": argtypes.positive_int, "eval_steps": argtypes.positive_int, "save_steps": argtypes.positive_int,
+}
+_BY_HINT = {int: argtypes.at_least(-1), float: argtypes.finite_float}
 
 
 def add_arguments(p):
@@ -41,7 +54,7 @@ def add_arguments(p):
         _add_flag(groups[title], f, hints[f.name])
     g = p.add_argument_group("ensembles")
     g.add_argument("--seeds", default=None, help="comma list: one member per seed, in OUT/seed{S}")
-    g.add_argument("--shards", type=int, default=None, help="K members on K disjoint problem shards")
+    g.add_argument("--shards", type=argtypes.at_least(2), default=None, help="K members on K disjoint problem shards")
 
 
 def cli_fields() -> list[Field]:
@@ -54,8 +67,9 @@ def flag_of(f: Field) -> str:
 
 
 def escaped_text(s: str) -> str:
-    """A flag value typed with backslash escapes ("\\n\\n") -> the text it stands for."""
-    return s.encode().decode("unicode_escape")
+    """A flag value typed with backslash escapes ("\\n\\n") -> the text it stands for; non-ASCII
+    is kept as typed (`--sep ки`), a bad escape is a usage error (prm/commands/argtypes.py)."""
+    return argtypes.separator(s)
 
 
 def _add_flag(group, f: Field, hint) -> None:
@@ -79,9 +93,10 @@ def _add_flag(group, f: Field, hint) -> None:
         if meta.get("escaped"):
             # typed and shown escaped; argparse runs the type on a string default, so the field
             # receives the real text either way
-            kw["type"], kw["default"] = escaped_text, f.default.encode("unicode_escape").decode()
+            kw["type"], kw["default"] = escaped_text, argtypes.shown_escaped(f.default)
         else:
-            kw["type"] = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+            base = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+            kw["type"] = _TYPES.get(f.name, _BY_HINT.get(base, base))
     if meta.get("old"):
         add_renamed(group, flag, *meta["old"], **kw)
     else:
@@ -96,8 +111,12 @@ def config_from_args(args) -> TrainConfig:
 
 
 def run(args) -> int:
+    from prm.paths import check_paths
     from prm.train import train_ensemble, train_rm
 
+    # the base model is an input: `--out` = `--model` (or a folder around or inside it) would replace it
+    check_paths(inputs={"--train": args.train_file, "--eval": args.eval_file}, models={"--model": args.model},
+                output_dirs={"--out": args.output_dir})
     cfg = config_from_args(args)
     if args.seeds and args.shards:
         raise UserError("give --seeds or --shards, not both")
@@ -108,8 +127,6 @@ def run(args) -> int:
             raise UserError(f"--seeds must be a comma list of integers, got {args.seeds!r}") from None
         dirs = train_ensemble(cfg, seeds=seeds)
     elif args.shards:
-        if args.shards < 2:
-            raise UserError("--shards needs at least 2")
         dirs = train_ensemble(cfg, shards=args.shards)
     else:
         dirs = [train_rm(cfg)]

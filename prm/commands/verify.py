@@ -12,6 +12,9 @@ reason. The summary counts all three; accuracy counts None as not correct.
 
 Exit status: for a single pair, 0 when equivalent and 1 otherwise; for --file, 0 once every line
 was graded (bad lines are errors naming file, line and field: exit 2).
+
+Not resumable: --out is written once, atomically, after every line is graded, so a crash or Ctrl-C
+loses the run (never the old --out); rerun it. Grading is cheap next to sampling or labeling.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import time
 from collections import Counter
 
+from prm.commands.argtypes import positive_float
 from prm.commands.vocab import add_renamed
 from prm.errors import RecordError, UserError
 
@@ -35,19 +39,21 @@ def add_arguments(p):
     many.add_argument("--gold-field", default="gold", help="field holding the reference answer")
     many.add_argument("--pred-field", default="pred", help="field holding a predicted answer")
     many.add_argument("--response-field", default="response", help="field holding a full response")
-    add_renamed(many, "--out", "--output", help="write each line back with `verdict` and `reason` added (JSONL)")
+    add_renamed(many, "--out", "--output", help="write each line back with `verdict` and `reason` added (JSONL; "
+                "written at the end, not resumable)")
     many.add_argument("--show", choices=["all", "wrong", "none"], default="wrong",
                       help="which per-line verdicts to print (False and None count as 'wrong')")
     opts = p.add_argument_group("grading")
-    opts.add_argument("--timeout", type=float, default=1.0, help="seconds of sympy work per comparison")
+    opts.add_argument("--timeout", type=positive_float, default=1.0, help="seconds of sympy work per comparison")
     opts.add_argument("--no-fallback", action="store_true",
                       help="a response without a marked answer is wrong (no last-number fallback)")
 
 
 def run(args) -> int:
-    if args.timeout <= 0:
-        raise UserError(f"--timeout must be positive, got {args.timeout}")
     if args.file:
+        from prm.paths import check_paths
+
+        check_paths(inputs={"--file": args.file}, outputs={"--out": args.out})
         if args.gold is not None or args.pred is not None or args.response is not None:
             raise UserError("use either --file or --gold with --pred/--response, not both")
         return _run_file(args)

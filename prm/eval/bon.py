@@ -16,6 +16,12 @@ Reported per method and N:
   checker proves false (right answer, wrong reasoning).
 
 `paired_delta(a, b)` gives the mean and interval of accuracy(a) - accuracy(b) on the same draws.
+
+Pools of unequal size: every point of a curve averages over the same problems, so N stops at the
+smallest pool (a point at N=16 over fewer problems would not be comparable with N=1 over all).
+That cap is never silent: `pool_cap` names the problems that impose it and the N the others would
+allow, and `prm eval bon` prints it and stores it in results.json; `--min-pool K` drops the
+problems with fewer than K samples instead (also reported), when a longer curve matters more.
 """
 
 from __future__ import annotations
@@ -51,6 +57,23 @@ def default_ns(pools) -> list[int]:
     if ns and ns[-1] != m:
         ns.append(m)  # the full pool is the most informative point; include it
     return ns
+
+
+def pool_cap(pools) -> dict | None:
+    """When pool sizes differ: {"n_max", "capped_at", "problems": ids of the pools below the
+    largest, smallest first (at most 10), "n_small": how many}; None when all pools are the same size."""
+    sizes = sorted((len(p), p.problem_id) for p in pools)
+    if not sizes or sizes[0][0] == sizes[-1][0]:
+        return None
+    small = [pid for n, pid in sizes if n < sizes[-1][0]]
+    return {"n_max": sizes[-1][0], "capped_at": sizes[0][0], "problems": small[:10], "n_small": len(small)}
+
+
+def describe_cap(cap: dict) -> str:
+    return (f"pools differ in size: {cap['n_small']} problem(s) have fewer than {cap['n_max']} samples "
+            f"(smallest first: {', '.join(map(str, cap['problems']))}), so every curve stops at "
+            f"N={cap['capped_at']} (all points average over the same problems); --min-pool K drops "
+            f"the problems with fewer than K samples instead")
 
 
 def default_methods(pools, *, aggregations: Sequence[str] = AGGREGATIONS, gated: bool | None = None) -> list[Method]:

@@ -36,14 +36,17 @@ def read_processbench(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"no such file: {path}")
-    text = path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; expected a JSON or JSONL file")
     try:
+        text = path.read_text(encoding="utf-8")
         data = json.loads(text)
-        rows = [(i + 1, r) for i, r in enumerate(data)] if isinstance(data, list) else None
-        if rows is None:
-            raise RecordError("expected a JSON list of records (or JSONL)", where=str(path))
-        where_kind = "record"
-    except json.JSONDecodeError:  # not one JSON document: JSONL, one record per line
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, list):
+        rows, where_kind = [(i + 1, r) for i, r in enumerate(data)], "record"
+    else:
+        # JSONL, one record per line; a file of one record is both a JSON object and a one-line JSONL
         rows, where_kind = list(iter_jsonl(path)), "line"
     out = []
     for k, r in rows:

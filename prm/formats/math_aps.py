@@ -27,6 +27,7 @@ def from_row(row: dict, where: str, label: str = "soft") -> list[StepwiseRecord]
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
     question = need(row, "question", str, where)
     nodes = need(row, "reasoning_steps", list, where)
+    final = need(row, "final_answer", str, where, optional=True)
     values: dict[str, float] = {}
     for k, n in enumerate(nodes):
         f = f"reasoning_steps[{k}]"
@@ -67,7 +68,7 @@ def from_row(row: dict, where: str, label: str = "soft") -> list[StepwiseRecord]
         extra = {"problem_id": qid, "sample_id": f"{qid}:{text_id(leaf)}", "domain": "math",
                  "first_error": first_error_of([v > 0 for v in mcs]), "mc_values": mcs,
                  "judged": [True] * len(steps), "source_format": "math-aps", "question_mc_value": root_value}
-        if isinstance(row.get("final_answer"), str):
-            extra["answer"] = row["final_answer"]
+        if final is not None:
+            extra["answer"] = final
         out.append(StepwiseRecord(prompt=question, completions=steps, labels=labels, extra=extra))
     return out

@@ -2,15 +2,19 @@
 placeholder: "+" / "-", or a float for soft labels) <-> stepwise records.
 
 The text layout is Math-Shepherd's (question, then "Step 1: ..." steps each followed by the tag), so
-the question is split off the same way (math_shepherd.py). Unlike Math-Shepherd, floats survive a
-round trip: soft labels are written as floats, not thresholded.
+the question is split off the same way (math_shepherd.py), and written records follow the same
+rules (`math_shepherd.layout`: the first step starts with "Step 1:", or `step_markers=True` adds the
+markers). Unlike Math-Shepherd, floats survive a round trip: soft labels are written as floats, not
+thresholded; an unlabeled step, or a value that is neither a bool nor a float in [0, 1], is refused.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prm.errors import RecordError
 from prm.formats._common import first_error_of, need, text_id
-from prm.formats.math_shepherd import TAG, _STEP1
+from prm.formats.math_shepherd import _STEP1, TAG, layout
 from prm.records import StepwiseRecord
 
 
@@ -41,14 +45,28 @@ def from_row(row: dict, where: str, tag: str = TAG) -> list[StepwiseRecord]:
     return [StepwiseRecord(prompt=question, completions=steps, labels=labels, extra=extra)]
 
 
-def to_row(rec: StepwiseRecord, tag: str = TAG) -> dict:
-    values = []
-    for i, v in enumerate(rec.labels):
-        if v is None:
+def values(labels) -> list:
+    """The `value` list: "+" / "-" for bool labels, the float itself for a soft one."""
+    out = []
+    for i, v in enumerate(labels):
+        if isinstance(v, bool):
+            out.append("+" if v else "-")
+        elif isinstance(v, float) and 0.0 <= v <= 1.0:
+            out.append(v)
+        elif v is None:
             raise RecordError(f"step {i} has no label; OpenRLHF needs a value for every step", field="labels")
-        values.append(("+" if v else "-") if isinstance(v, bool) else float(v))
-    for i, s in enumerate(rec.completions):
-        if tag in s:
-            raise RecordError(f"step {i} contains the step tag {tag!r}", field="completions")
-    body = "".join(f"{s} {tag}\n" for s in rec.completions)[:-1]
-    return {"input": f"{rec.prompt} {body}", "value": values}
+        else:
+            raise RecordError(f"step {i}: {v!r} is not a label (true, false or a number in [0, 1])", field="labels")
+    return out
+
+
+def held(rec: StepwiseRecord, tag: str = TAG, step_markers: bool = False) -> StepwiseRecord:
+    """What `to_row(rec)` reads back as: the written steps, the labels unchanged."""
+    values(rec.labels)
+    return replace(rec, completions=layout(rec, tag, step_markers))
+
+
+def to_row(rec: StepwiseRecord, tag: str = TAG, step_markers: bool = False) -> dict:
+    steps, vals = layout(rec, tag, step_markers), values(rec.labels)
+    body = "".join(f"{s} {tag}\n" for s in steps)[:-1]
+    return {"input": f"{rec.prompt} {body}", "value": vals}

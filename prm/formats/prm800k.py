@@ -13,6 +13,8 @@ One line is one labeled trajectory: `label.steps[k]` offers `completions` (each 
 Ratings -> labels: 1 -> True, -1 -> False, 0 -> `neutral`: "negative" (False, the default, as
 TRL's PRM800K conversion does), "positive" (True, as Qwen's PRMs do) or "unlabeled" (None, no loss).
 A missing rating is None. Alternatives the labeler rated but did not continue with are not emitted.
+Nothing is coerced: a rating is the integer -1, 0 or 1 (1.0 and true are errors), a chosen index an
+integer, a human completion an object with a text; anything else is an error naming the step.
 """
 
 from __future__ import annotations
@@ -53,12 +55,18 @@ def from_row(row: dict, where: str, neutral: str = "negative") -> list[StepwiseR
                                                   for c in comps):
             raise RecordError("expected a list of {text, rating}", where=where, field=f + ".completions")
         chosen, human = st.get("chosen_completion"), st.get("human_completion")
-        if isinstance(chosen, int) and not isinstance(chosen, bool):
+        # a chosen index or human step of another type must not read as "the trajectory ended here"
+        if chosen is not None and (isinstance(chosen, bool) or not isinstance(chosen, int)):
+            raise RecordError(f"{chosen!r} is not a completion index or null", where=where,
+                              field=f + ".chosen_completion")
+        if human is not None and not (isinstance(human, dict) and isinstance(human.get("text"), str)):
+            raise RecordError("expected null or {text: str, ...}", where=where, field=f + ".human_completion")
+        if chosen is not None:
             if not 0 <= chosen < len(comps):
                 raise RecordError(f"index {chosen} out of range ({len(comps)} completions)", where=where,
                                   field=f + ".chosen_completion")
             c, end = comps[chosen], False
-        elif isinstance(human, dict) and isinstance(human.get("text"), str):
+        elif human is not None:
             rating = human.get("rating")
             c, end = {"text": human["text"], "rating": 1 if rating is None else rating}, False
         elif comps:
@@ -66,7 +74,7 @@ def from_row(row: dict, where: str, neutral: str = "negative") -> list[StepwiseR
         else:
             break
         rating = c.get("rating")
-        if rating not in (None, -1, 0, 1) or isinstance(rating, bool):
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or rating not in (-1, 0, 1)):
             raise RecordError(f"rating {rating!r} is not -1, 0, 1 or null", where=where, field=f)
         texts.append(c["text"])
         labels.append(_label(rating, neutral))
@@ -77,7 +85,7 @@ def from_row(row: dict, where: str, neutral: str = "negative") -> list[StepwiseR
     extra = {"problem_id": text_id(problem), "sample_id": text_id(problem, *texts), "domain": "math",
              "first_error": first_error_of(labels), "judged": [v is not None for v in labels],
              "source_format": "prm800k", "neutral": neutral}
-    if isinstance(q.get("ground_truth_answer"), str):
+    if need(q, "ground_truth_answer", str, where, optional=True) is not None:
         extra["answer"] = q["ground_truth_answer"]
     for k in ("finish_reason", "total_time"):
         if label.get(k) is not None:

@@ -36,6 +36,6 @@ def from_row(row: dict, where: str, process: str = "modified") -> list[StepwiseR
              "domain": "math", "first_error": first_error_of(labels), "judged": [True] * len(steps),
              "source_format": "prmbench", "process": process}
     for k in ("classification", "reason"):
-        if isinstance(row.get(k), str):
+        if need(row, k, str, where, optional=True) is not None:
             extra[k] = row[k]
     return [StepwiseRecord(prompt=question, completions=list(steps), labels=labels, extra=extra)]

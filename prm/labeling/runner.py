@@ -9,6 +9,9 @@
   torn last line left by `kill -9`). On start the `sample_id`s already in the output are skipped,
   so rerunning the same command continues where it stopped: nothing lost, nothing twice. A batch
   interrupted midway is redone whole (its records are written only once it is labeled).
+- A resume continues the same job or refuses: the output's fingerprint (`prm.resume`: the two input
+  files' contents and `settings`, every option that changes a record) must match this run's.
+- The output never replaces an input (`prm.paths.check_paths`), checked before `overwrite` deletes.
 - Bad input is never dropped silently: each rejected sample is written with its `file:line` and
   reason to `<out>.rejects.jsonl` (rewritten each run, since each run meets the same bad lines),
   the first few are printed, and the summary counts them by kind.
@@ -25,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from prm import resume
 from prm.labeling.inputs import LabelItem, Reject, count_lines, iter_items, load_problems
 from prm.labeling.provenance import Cost
+from prm.paths import check_paths
 from prm.records import JsonlAppender, StepwiseRecord, done_keys, iter_jsonl
 
 LabelBatch = Callable[[list[LabelItem]], list[StepwiseRecord]]
@@ -68,19 +73,26 @@ def rejects_path(out_path: str | Path) -> Path:
 
 
 def run_labeling(problems_path: str | Path, samples_path: str | Path, out_path: str | Path,
-                 label_batch: LabelBatch, cfg: RunConfig = RunConfig()) -> dict:
+                 label_batch: LabelBatch, cfg: RunConfig = RunConfig(), settings: dict | None = None) -> dict:
+    """Label every sample not yet in `out_path`. `settings`: the options that change a record (the
+    labeler's method and its knobs), kept in the output's resume fingerprint."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     out_path = Path(out_path)
+    rej_path = rejects_path(out_path)
+    check_paths(inputs={"--problems": problems_path, "--samples": samples_path},
+                outputs={"--out": out_path, "--out (rejects file)": rej_path,
+                         "--out (resume record)": resume.sidecar(out_path)})
     problems = load_problems(problems_path)
-    if cfg.overwrite and out_path.exists():
-        out_path.unlink()
+    fp = resume.fingerprint("label", {"--problems": problems_path, "--samples": samples_path}, settings or {})
+    if cfg.overwrite:
+        resume.discard(out_path)
+    resume.begin(out_path, fp)
     done = done_keys(out_path, "sample_id")
     stats = RunStats()
     total = count_lines(samples_path)
     bar = tqdm(total=total, unit="sample", desc="label", disable=not cfg.progress, dynamic_ncols=True)
-    rej_path = rejects_path(out_path)
     rej_path.unlink(missing_ok=True)
     rej = None
     batch: list[LabelItem] = []
@@ -146,7 +158,7 @@ def run_labeling(problems_path: str | Path, samples_path: str | Path, out_path: 
 def summarize_records(records) -> dict:
     """Pure: counts over record dicts (streamed; nothing kept per record)."""
     s = {"records": 0, "steps": 0, "labels": Counter(), "soft_sum": 0.0, "first_error": Counter(),
-         "outcome": Counter(), "labelers": Counter(), "cost": Cost()}
+         "outcome": Counter(), "labelers": Counter(), "consensus": Counter(), "cost": Cost()}
     for r in records:
         s["records"] += 1
         labels = r.get("labels") or []
@@ -164,8 +176,14 @@ def summarize_records(records) -> dict:
         s["outcome"][str(r.get("outcome"))] += 1
         prov = r.get("provenance") or {}
         s["labelers"][prov.get("labeler", "?")] += 1
+        for k, v in (prov.get("consensus") or {}).items():   # consensus labels: steps kept of steps
+            s["consensus"][k] += int(v or 0)
         s["cost"].add(Cost.from_dict(prov.get("cost")))
     s["soft_mean"] = s["soft_sum"] / s["labels"]["soft"] if s["labels"]["soft"] else None
+    if s["consensus"]:
+        s["consensus"] = dict(s["consensus"])
+    else:
+        del s["consensus"]              # only consensus labelings carry these counts
     for k in ("labels", "first_error", "outcome", "labelers"):
         s[k] = dict(s[k])
     s["cost"] = s["cost"].to_dict()
@@ -198,6 +216,10 @@ def format_summary(s: dict, out_path: str | Path | None = None) -> str:
         f"cost: {c['rollouts']} rollouts, {c['prompt_tokens']} prompt + {c['completion_tokens']} completion tokens, "
         f"{c['verifier_calls']} verifier calls, {c['seconds']:.1f} s",
     ]
+    if s.get("consensus"):
+        from prm.labeling.consensus import format_consensus
+
+        lines.append(format_consensus(s["consensus"]))
     run = s.get("run")
     if run:
         rej = run["rejected"]

@@ -8,8 +8,10 @@
 
 Files: `base.py` the settings reader, the `Scorer` base (sequences and reading scores, shared by both
 backends), the `ScorerLike` protocol; `hf.py` the transformers backend; `vllm.py` the vLLM backend
-(engine start-up in `prm/vllm_engine.py`, shared with the sampler); `ensemble.py` min / mean ensembles.
-This file picks the backend and loads.
+(engine start-up in `prm/vllm_engine.py`, shared with the sampler); `ensemble.py` min / mean ensembles;
+`implicit.py` the implicit-PRM / likelihood-ratio scorer (two causal LMs; `logratio.py` its sequence
+and sums), which `load_scorer` picks for a dir trained with objective "implicit" or holding
+`likelihood_ratio.json` (transformers only). This file picks the backend and loads.
 
 `backend="auto"` picks vLLM when a CUDA GPU and vLLM are present, else transformers: on a CPU the
 vLLM pooling runner scored a small PRM slower than a plain forward pass (0.55x, idle, 2 cores;
@@ -26,9 +28,10 @@ from prm.errors import UserError
 from prm.scoring.base import BACKENDS, Scorer, ScorerLike, p_correct, read_settings
 from prm.scoring.ensemble import ENSEMBLES, EnsembleScorer, expand_dirs
 from prm.scoring.hf import HFScorer
+from prm.scoring.implicit import ImplicitScorer, is_implicit, write_ratio_settings
 
-__all__ = ["BACKENDS", "ENSEMBLES", "EnsembleScorer", "HFScorer", "SETTINGS", "Scorer", "ScorerLike", "load_scorer",
-           "p_correct", "pick_backend", "read_settings"]
+__all__ = ["BACKENDS", "ENSEMBLES", "EnsembleScorer", "HFScorer", "ImplicitScorer", "SETTINGS", "Scorer", "ScorerLike",
+           "load_scorer", "p_correct", "pick_backend", "read_settings", "write_ratio_settings"]
 
 # The load_scorer settings each backend takes; a setting left at None is the backend's own default.
 SETTINGS = {
@@ -62,11 +65,15 @@ def load_scorer(model_dirs: str | Path | list, backend: str = "auto", ensemble: 
     transformers: device, dtype (default float32), max_batch_tokens, max_batch_size.
     vLLM: dtype (default float32), gpu_memory_utilization, max_model_len, enforce_eager, seed.
     A setting the chosen backend does not take is a UserError (see SETTINGS).
+    An implicit PRM (objective "implicit") or a likelihood-ratio dir (`write_ratio_settings`) loads an
+    `ImplicitScorer`, in transformers whatever `backend` "auto" would pick.
     """
     dirs = expand_dirs(model_dirs)
-    for d in dirs:
-        read_settings(d)              # fail early with the file named, before loading any weights
-    chosen = pick_backend(backend)
+    # reads every dir's settings: fails early with the file named, before loading any weights
+    implicit = [is_implicit(d) for d in dirs]
+    if any(implicit) and backend == "vllm":
+        raise UserError("the implicit / likelihood-ratio scorer runs in transformers only (backend 'vllm' given)")
+    chosen = "transformers" if any(implicit) else pick_backend(backend)
     given = {k: v for k, v in dict(max_length=max_length, dtype=dtype, device=device,
                                    max_batch_tokens=max_batch_tokens, max_batch_size=max_batch_size,
                                    gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
@@ -83,5 +90,6 @@ def load_scorer(model_dirs: str | Path | list, backend: str = "auto", ensemble: 
             given["gpu_memory_utilization"] = SHARED_GPU_MEMORY / len(dirs)
         members = [VLLMScorer(d, **given) for d in dirs]
     else:
-        members = [HFScorer(d, **given) for d in dirs]
+        members = [ImplicitScorer.from_path(d, **given) if imp else HFScorer(d, **given)
+                   for d, imp in zip(dirs, implicit)]
     return members[0] if len(members) == 1 else EnsembleScorer(members, ensemble)

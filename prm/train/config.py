@@ -12,13 +12,16 @@ Objectives (ORM and PRM share tokenizer, sequence builder and head; they differ 
   (Lightman et al.; Math-Shepherd's ORM baseline).
 - "pairwise": Bradley-Terry, -log sigmoid(r_chosen - r_rejected), r = logit(correct) - logit(wrong)
   at the last step; pairs are correct vs incorrect samples of the same problem.
+- "implicit": the implicit PRM (Yuan et al. 2024): the model stays a causal LM, r(y) = beta * log
+  pi(y) / pi_ref(y) against a frozen reference (the policy), BCE of sigmoid(r(y)) on the outcome
+  label; per-step rewards come out as log-ratio sums over each step's tokens (prm/train/implicit.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-OBJECTIVES = ("prm", "orm", "pairwise")
+OBJECTIVES = ("prm", "orm", "pairwise", "implicit")
 
 
 # Metadata of a field that is a `prm train` flag (prm/commands/train.py builds the parser from it,
@@ -39,8 +42,11 @@ class TrainConfig:
         "old": ("--output-dir",)})
     objective: str = field(default="prm", metadata={
         "help": "prm: label per step; orm: final correctness at the last step (BCE); "
-                "pairwise: Bradley-Terry on correct vs incorrect samples of one problem",
+                "pairwise: Bradley-Terry on correct vs incorrect samples of one problem; "
+                "implicit: outcome CE on beta * log pi/pi_ref (per-step log-ratio rewards)",
         "group": DATA, "choices": OBJECTIVES})
+    ref_model: str | None = field(default=None, metadata={   # implicit: None = --model (the paper's setup)
+        "help": "implicit: the frozen reference causal LM, the policy; None: --model itself", "group": DATA})
     eval_file: str | None = field(default=None, metadata={
         "help": "stepwise JSONL for step accuracy / AUROC / loss", "group": DATA, "flag": "--eval"})
     sep: str = field(default="\n\n", metadata={
@@ -64,6 +70,7 @@ class TrainConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "group": OPTIM})
     seed: int = field(default=0, metadata={"help": "random seed", "group": OPTIM})
     shard: tuple[int, int] | None = None       # (index, count): train on one of `count` problem shards
+    beta: float = field(default=0.05, metadata={"help": "implicit: r = beta * log pi/pi_ref", "group": OPTIM})
     max_pairs_per_problem: int = field(default=8, metadata={
         "help": "pairwise: pairs sampled per problem", "group": OPTIM})
     lora_r: int = field(default=0, metadata={      # > 0: LoRA (peft, token-classification task type)
@@ -89,6 +96,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if not self.beta > 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
         if self.max_length < 8:
             raise ValueError(f"max_length {self.max_length} is too small")
         if self.shard is not None and not (len(self.shard) == 2 and 0 <= self.shard[0] < self.shard[1]):
@@ -97,7 +106,7 @@ class TrainConfig:
     @property
     def kind(self) -> str:
         """What the scorer returns: per-step scores ("prm") or one score per sample ("orm")."""
-        return "prm" if self.objective == "prm" else "orm"
+        return "prm" if self.objective in ("prm", "implicit") else "orm"
 
     def to_dict(self) -> dict:
         return asdict(self)

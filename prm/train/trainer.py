@@ -209,6 +209,10 @@ def prepare(cfg: TrainConfig, tokenizer, *, progress: bool = True):
 
 def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
     """Train one reward model; returns the output directory (a loadable HF model dir)."""
+    if cfg.objective == "implicit":       # a causal LM against a frozen reference: its own loop
+        from prm.train.implicit import train_implicit
+
+        return train_implicit(cfg, progress=progress)
     from transformers.trainer_utils import get_last_checkpoint
 
     out = Path(cfg.output_dir)
