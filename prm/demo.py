@@ -53,6 +53,7 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
     sampler = st.run("sampler", lambda: _sampler(make_sampler(EngineConfig(model=str(policy), backend=cfg.backend,
                                                                            seed=cfg.seed)), man, manifest),
                      needs=(("policy", policy),))
+    backbone = st.run("RM backbone", lambda: _backbone(cfg, domain, policy, man), needs=(("policy", policy),))
     prompt_fn = lambda q: build_prompt(str(policy), q)  # noqa: E731
     scorers: dict = {}
     try:
@@ -65,17 +66,20 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
             res["label_agreement"] = _agreement(labels["direct"][1], labels["mc"][1])
         for kind, src in (("prm", cfg.prm_label_source(domain)), ("orm", "mc")):
             path = st.run(f"train {kind.upper()}", lambda kind=kind, src=src: _trained(train_rm(
-                cfg.train_config(kind, str(policy), labels[src][0], ddir / kind, DOMAINS[domain].sep), progress=False),
-                kind, labels[src][0], cfg, man), needs=((f"label {src}", labels.get(src)),))
+                cfg.train_config(kind, str(backbone), labels[src][0], ddir / kind, DOMAINS[domain].sep), progress=False),
+                kind, labels[src][0], cfg, man), needs=((f"label {src}", labels.get(src)), ("RM backbone", backbone)))
             scorers[kind] = st.run(f"load {kind.upper()} scorer", lambda path=path: _loaded(
                 load_scorer(str(path), backend=cfg.scorer_backend), path), needs=((f"train {kind.upper()}", path),))
+        if backbone is not None and backbone != policy:
+            scorers["ratio"] = st.run("likelihood-ratio scorer", lambda: _ratio(backbone, policy, cfg, domain, ddir))
         scorers = {k: s for k, s in scorers.items() if s is not None}
         pool = st.run("best-of-N test pool", lambda: _pool(bon.run(test, sampler, scorers, cfg.test_pool()), ddir, man),
                       needs=(("sampler", sampler), ("tasks", tasks)))
         curves = st.run("best-of-N curves", lambda: _curves(pool_summary(pool, domain, repeats=cfg.repeats,
                                                                          seed=cfg.seed, aggregation=agg), res),
                         needs=(("best-of-N test pool", pool),))
-        st.run("beam search", lambda: _beam(STRATEGIES["beam"].run(test, sampler, {"prm": scorers.get("prm")}, cfg.beam),
+        st.run("beam search", lambda: _beam(STRATEGIES["beam"].run(test[: cfg.beam_problems], sampler,
+                                                                    {"prm": scorers.get("prm")}, cfg.beam_config()),
                                             cfg, curves, ddir, res),
                needs=(("load PRM scorer", scorers.get("prm")), ("sampler", sampler), ("tasks", tasks)))
         st.run("step quality", lambda: _quality(scorer_quality(pool, {k: s.kind for k, s in scorers.items()}, agg,
@@ -85,7 +89,9 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
     finally:
         for closable in [*scorers.values(), *([sampler] if sampler else [])]:
             closable.close()
-    res["setup"] = cfg.setup(domain)
+    res["setup"] = {**cfg.setup(domain), "RM backbone": "judge" if backbone is not None and backbone != policy
+                    else "policy"}   # what ran: code has no judge, nor a policy given by the user
+    res["headline"] = cfg.headline
     man["timings"] = st.timings()
     return res
 
@@ -102,6 +108,33 @@ def _policy(resolved, man: dict):
     path, detail, given = resolved
     man["policy"] = {"path": str(path), "sha256": hash_dir(path), **({"given": True} if given else {})}
     return path, detail
+
+
+def _backbone(cfg: DemoConfig, domain: str, policy: Path, man: dict):
+    """What the reward models start from: the judge (shipped for the embedded math policy) or the policy."""
+    from prm.judge import find_judge
+
+    if cfg.rm_backbone != "judge":
+        return policy, "the policy (asked for)"
+    # never trained here (about 25 minutes): the demo's time budget holds only with a shipped or cached judge
+    path, note = find_judge(policy, domain, cfg.cache_dir and Path(cfg.cache_dir) / "judge")
+    if path is None:
+        man["rm_backbone"] = {"path": str(policy), "note": note}
+        return policy, f"the policy (no judge: {note})"
+    man["rm_backbone"] = {"path": str(path), "sha256": hash_dir(path), "source": note}
+    return path, f"judge: {note}"
+
+
+def _ratio(judge: Path, policy: Path, cfg: DemoConfig, domain: str, ddir: Path):
+    from prm.domains import DOMAINS
+    from prm.scoring import load_scorer
+    from prm.scoring.implicit import write_ratio_settings
+
+    # step_score "r": each step's own log-ratio, so `min` finds the worst step (chosen on validation)
+    write_ratio_settings(ddir / "ratio", model=str(judge), ref_model=str(policy), beta=cfg.ratio_beta,
+                         sep=DOMAINS[domain].sep, step_score="r")
+    scorer = load_scorer(str(ddir / "ratio"))
+    return scorer, f"beta {cfg.ratio_beta} x log pi_judge / pi_policy per step, no training"
 
 
 def _sampler(sampler, man: dict, manifest: dict):

@@ -42,6 +42,14 @@ class DemoConfig:
     n_train_samples: int = 4
     mc_k: int = 4                               # rollouts per step prefix
     prm_labels: str = "mc"                      # the PRM trains on these labels ("mc" | "direct", math only)
+    # what the PRM and ORM start from: "judge" = the judge backbone (prm/judge.py: the policy trained
+    # further as a language model; shipped, math only) or "policy". A PRM cannot learn from a few
+    # thousand labels the arithmetic its backbone does not know (docs/prm_diagnosis.md).
+    rm_backbone: str = "judge"
+    # the zero-training likelihood-ratio scorer beta * log pi_judge / pi_policy per step, reported
+    # beside the trained RMs when the backbone is the judge; beta and the per-step reading ("r")
+    # were chosen on validation problems of the train split (docs/prm_diagnosis.md), never the test
+    ratio_beta: float = 1.0
     rm_max_steps: int = 120                     # optimizer steps per reward model
     rm_batch_size: int = 16
     rm_learning_rate: float = 1e-3
@@ -49,7 +57,8 @@ class DemoConfig:
     # prm/demo.py and passed on (other aggregations are reported, never promoted after the fact)
     headline_aggregation: str = "min"
     # the evaluation pool: held-out test problems, N samples each
-    n_test_problems: int = 40
+    n_test_problems: int = 200                  # the whole test split: +/-7 points on majority vote at N=16
+    beam_problems: int = 40                     # beam search runs on the first of them (its cost grows per step)
     n_pool: int = 16
     temperature: float = 1.0
     max_tokens: int = 160
@@ -59,6 +68,11 @@ class DemoConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def headline(self) -> str:
+        """The one method the headline comparison is about, named before the run (results.json)."""
+        return f"prm:{self.headline_aggregation}"
 
     # -- the stage settings this config implies (each read in one place)
     def label_methods(self, domain: str) -> tuple[str, ...]:
@@ -73,18 +87,24 @@ class DemoConfig:
     def rollout(self):
         from prm.labeling.rollouts import RolloutConfig
 
-        # seed=None: see prm/search/beam.py BeamConfig.seed
-        return RolloutConfig(k=self.mc_k, temperature=self.temperature, max_tokens=self.max_tokens, seed=None)
+        # seeded per prefix (prm/labeling/rollouts.py): the same seed gives the same labels, run after run
+        return RolloutConfig(k=self.mc_k, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
 
     def train_pool(self):
         from prm.search.best_of_n import BestOfNConfig
 
-        return BestOfNConfig(n=self.n_train_samples, temperature=self.temperature, max_tokens=self.max_tokens)
+        return BestOfNConfig(n=self.n_train_samples, temperature=self.temperature, max_tokens=self.max_tokens,
+                             seed=self.seed)
 
     def test_pool(self):
         from prm.search.best_of_n import BestOfNConfig
 
-        return BestOfNConfig(n=self.n_pool, temperature=self.temperature, max_tokens=self.max_tokens)
+        # another base seed than the train pool's: a test problem never reuses a train draw stream
+        return BestOfNConfig(n=self.n_pool, temperature=self.temperature, max_tokens=self.max_tokens,
+                             seed=self.seed + 1)
+
+    def beam_config(self):
+        return replace(self.beam, seed=self.seed)
 
     def train_config(self, objective: str, model: str, train_file, output_dir, sep: str):
         from prm.train import TrainConfig
@@ -97,11 +117,12 @@ class DemoConfig:
     def setup(self, domain: str) -> dict:
         return {"train problems": self.n_train_problems, "samples each": self.n_train_samples, "MC rollouts": self.mc_k,
                 "PRM labels": self.prm_label_source(domain), "test problems": self.n_test_problems,
-                "pool N": self.n_pool, "temperature": self.temperature}
+                "beam problems": min(self.beam_problems, self.n_test_problems), "pool N": self.n_pool,
+                "temperature": self.temperature}
 
 
 QUICK = dict(quick=True, n_train_problems=16, n_train_samples=4, mc_k=2, rm_max_steps=30,
-             n_test_problems=16, n_pool=8, repeats=100,
+             n_test_problems=16, beam_problems=16, n_pool=8, repeats=100,
              beam=BeamConfig(beam_width=2, expand=2, max_steps=6, max_step_tokens=48, temperature=1.0))
 
 

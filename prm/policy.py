@@ -141,7 +141,6 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
     `snapshot_every=k` also saves the model every k steps under `out_dir/snap-<step>` (for
     choosing the number of steps; not part of the cache)."""
     import torch
-    from tqdm import tqdm
     from transformers import AutoModelForCausalLM
 
     from prm.sampler import build_prompt
@@ -171,38 +170,12 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
         if too_long > cfg.max_position_embeddings:
             raise UserError(f"a training sequence has {too_long} tokens > max_position_embeddings "
                             f"{cfg.max_position_embeddings}")
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                betas=(0.9, 0.98))
-        rng = random.Random(cfg.seed)
-        pad = tokenizer.pad_token_id
-        losses = []
-        model.train()
-        bar = tqdm(range(cfg.steps), desc=f"train {cfg.domain} policy", unit="step", disable=not progress)
-        for step in bar:
-            lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * (
-                0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
-            for g in opt.param_groups:
-                g["lr"] = lr
-            batch = rng.sample(data, min(cfg.batch_size, len(data)))
-            width = max(len(ids) for ids, _ in batch)
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)
-            attn = torch.zeros((len(batch), width), dtype=torch.long)
-            for i, (ids, n_prompt) in enumerate(batch):
-                input_ids[i, :len(ids)] = torch.tensor(ids)
-                attn[i, :len(ids)] = 1
-                labels[i, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
-            loss = model(input_ids=input_ids, attention_mask=attn, labels=labels).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(loss.item())
-            if snapshot_every and (step + 1) % snapshot_every == 0 and step + 1 < cfg.steps:
-                model.save_pretrained(out / f"snap-{step + 1}")
-                tokenizer.save_pretrained(out / f"snap-{step + 1}")
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
+        losses = lm_train(model, data, pad=tokenizer.pad_token_id, steps=cfg.steps, lr=cfg.lr, warmup=cfg.warmup,
+                          floor=0.1, batch_size=cfg.batch_size, weight_decay=cfg.weight_decay, seed=cfg.seed,
+                          desc=f"train {cfg.domain} policy", progress=progress,
+                          snapshot=(lambda k: (model.save_pretrained(out / f"snap-{k}"),
+                                               tokenizer.save_pretrained(out / f"snap-{k}")))
+                          if snapshot_every else None, snapshot_every=snapshot_every)
         model.eval()
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
@@ -216,6 +189,47 @@ def train_policy(cfg: PolicyConfig, out_dir: str | Path, *, progress: bool = Tru
     }
     (out / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def lm_train(model, data, *, pad: int, steps: int, lr: float, warmup: int, floor: float, batch_size: int,
+             weight_decay: float, seed: int, desc: str, progress: bool = True, snapshot=None,
+             snapshot_every: int = 0) -> list[float]:
+    """The language-model loop shared by the policy and the judge (`prm.judge`): AdamW, linear
+    warm-up, cosine decay to `floor` x lr, random batches from `data` = [(ids, n_prompt)], loss on
+    completion tokens only. Returns the per-step losses. Deterministic for a seed (no dropout)."""
+    import torch
+    from tqdm import tqdm
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+    rng = random.Random(seed)
+    losses = []
+    model.train()
+    bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress)
+    for step in bar:
+        rate = lr * min(1.0, (step + 1) / warmup) * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        for g in opt.param_groups:
+            g["lr"] = rate
+        batch = rng.sample(data, min(batch_size, len(data)))
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        attn = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, (ids, n_prompt) in enumerate(batch):
+            input_ids[i, :len(ids)] = torch.tensor(ids)
+            attn[i, :len(ids)] = 1
+            labels[i, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
+        loss = model(input_ids=input_ids, attention_mask=attn, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if snapshot is not None and (step + 1) % snapshot_every == 0 and step + 1 < steps:
+            snapshot(step + 1)
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
+    model.eval()
+    return losses
 
 
 def _config(domain: str, quick: bool, cfg: PolicyConfig | None) -> PolicyConfig:

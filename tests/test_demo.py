@@ -20,9 +20,10 @@ LABEL_KINDS = {"math": {"mc", "direct"}, "code": {"mc"}}  # direct labels need t
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    # --quick-policy: the fast-trained policies keep this test's first-use cost low (it checks that
-    # the numbers are consistent with the run's files, not that they are good)
-    rc = main(["demo", "--quick", "--quick-policy", "--out", str(out)])
+    # the full policies and the math judge are shipped (prm/assets), so nothing is trained but the
+    # two small reward models per domain; this checks that the numbers are consistent with the
+    # run's files, not that they are good
+    rc = main(["demo", "--quick", "--out", str(out)])
     assert rc == 0
     return out
 
@@ -109,7 +110,7 @@ def test_beam_and_quality_numbers_are_the_files(demo_out, results, manifest, dom
     assert manifest["domains"][domain]["pool_sha256"] == hashlib.sha256((demo_out / domain / "pool.jsonl").read_bytes()).hexdigest()
     beam = jsonl(demo_out / domain / "beam.jsonl")
     b = d["beam"]
-    assert len(beam) == d["setup"]["test problems"]
+    assert len(beam) == d["setup"]["beam problems"] <= d["setup"]["test problems"]
     assert b["accuracy"] == pytest.approx(sum(bool(r["correct"]) for r in beam) / len(beam), abs=1e-12)
     assert b["tokens_per_problem"] == pytest.approx(sum(r["generated_tokens"] for r in beam) / len(beam))
     assert b["lo"] <= b["accuracy"] <= b["hi"]
@@ -152,4 +153,34 @@ def test_manifest_names_the_policies_used(manifest):
     for domain in DOMAINS:
         policy = manifest["domains"][domain]["policy"]
         assert len(policy["sha256"]) == 64
-        assert f"/{domain}-quick-" in policy["path"]   # --quick-policy was used
+        assert f"/{domain}-" in policy["path"] and "-quick-" not in policy["path"]   # the full policies
+
+
+def test_headline_and_backbone_are_declared(results, manifest):
+    """results.json names each domain's headline method; math's reward models start from the shipped
+    judge, and the zero-training likelihood-ratio scorer is reported beside them."""
+    for domain in DOMAINS:
+        assert results["domains"][domain]["headline"] == "prm:min"
+    judge = manifest["domains"]["math"]["rm_backbone"]
+    assert "/judge/math-" in judge["path"] and len(judge["sha256"]) == 64
+    assert results["domains"]["math"]["setup"]["RM backbone"] == "judge"
+    assert "ratio:min" in results["domains"]["math"]["bon"]["methods"]
+    assert "ratio steps vs direct sympy labels" in results["domains"]["math"]["step_quality"]
+    assert "ratio:min" not in results["domains"]["code"]["bon"]["methods"]   # no judge for code
+
+
+def test_a_second_run_gives_the_same_numbers(demo_out, results, tmp_path_factory):
+    """Reproducible: the same settings and seed give the same results.json numbers (timings, dates and
+    paths aside; scripts/compare_runs.py decides what is a result). Seeded requests make every draw
+    depend on its problem or prefix, not on how the engine batched it."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_runs", Path(__file__).resolve().parents[1] / "scripts" / "compare_runs.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    again = tmp_path_factory.mktemp("demo_again")
+    assert main(["demo", "--quick", "--out", str(again)]) == 0
+    diffs = compare.differences(results, compare.load(again))
+    assert not diffs, compare.table(diffs[:20])

@@ -42,3 +42,31 @@ def test_sample_judge_score_round_trip():
     # 1/2); 400 draws put the estimate within 4 standard errors (0.094) of 2/3, and 1/2 outside them
     assert m["majority"]["mean"] == [1.0]
     assert m["sympy"]["mean"][0] == pytest.approx(2 / 3, abs=4 * (2 / 9 / 400) ** 0.5)
+
+
+def test_best_of_n_seeds_each_problem_by_its_id_not_its_batch_position():
+    """Reproducible pools: problem p draws with request_seed(seed, p.id), so its samples do not depend
+    on which problems came with it or in what order (one seed for all requests made them depend on
+    the engine's batching: two `prm demo` runs differed in 1,189 of 1,908 numbers)."""
+    from fakes import FakeSampler
+    from prm.sampler import Completion
+    from prm.sampler.base import request_seed
+    from prm.search.best_of_n import BestOfNConfig, run
+
+    seen = {}
+
+    def reply(prompt, params):
+        seen.setdefault(prompt, set()).add(params.seed)
+        return [Completion(text="2 + 2 = 4.\n\nThe answer is 4.", token_ids=[1], cumulative_logprob=0.0,
+                           finish_reason="stop", prompt_tokens=1, completion_tokens=1)] * params.n
+
+    probs = [Problem(id=f"p{i}", question=f"What is {i} + 4?", domain="math", answer="4") for i in range(3)]
+    run(probs, FakeSampler(reply), {}, BestOfNConfig(n=2, seed=7))
+    run(list(reversed(probs)), FakeSampler(reply), {}, BestOfNConfig(n=2, seed=7))
+    run(probs[1:2], FakeSampler(reply), {}, BestOfNConfig(n=2, seed=7))
+    seeds = {q: s for q, s in seen.items()}
+    assert all(len(s) == 1 for s in seeds.values()), seeds                      # same seed in every batch
+    assert len({next(iter(s)) for s in seeds.values()}) == 3                    # a different one per problem
+    assert seeds["Question: What is 0 + 4?\nAnswer:\n"] == {request_seed(7, "p0")}
+    run(probs, FakeSampler(reply), {}, BestOfNConfig(n=2, seed=None))
+    assert all(None in s for s in seen.values())                                # None: the engine decides

@@ -104,7 +104,25 @@ def test_auto_keeps_bare_sep_for_a_prefix_stable_tokenizer():
     probe = [("Q one", ["a b", "c d", "e"]), ("Q two", ["x", "y z"])]
     assert all(prefix_stable(tok, p, s, "|", None) for p, s in probe)
     assert resolve_step_tag(tok, "|", "auto", probe) is None
-    assert resolve_step_tag(tok, "||", "auto", probe) == DEFAULT_STEP_TAG     # two tokens
+    # two tokens, but nothing merges across them: the label sits on the second "|", no new token
+    # (a fresh tag embedding at every label position was a measured defect, docs/prm_diagnosis.md)
+    assert resolve_step_tag(tok, "||", "auto", probe) is None
+    assert resolve_step_tag(tok, "||", "auto", []) == DEFAULT_STEP_TAG      # no evidence: tag
+
+
+def test_auto_keeps_two_newlines_for_the_tiny_policy_tokenizer():
+    """The tiny policies' tokenizer isolates newlines, so the math separator "\n\n" is two tokens that
+    never merge with a step: auto must not add a tag, and the label is on the second newline."""
+    from prm.tiny import build_tokenizer
+
+    texts = ["Question: 2 + 3?\nAnswer:\nSo 2 + 3 = 5.\n\nThe answer is 5."] * 4
+    tok = build_tokenizer(texts, vocab_size=300, individual_digits=True, isolate_newlines=True)
+    probe = [("Question: 2 + 3?\nAnswer:\n", ["So 2 + 3 = 5.", "The answer is 5."])]
+    assert len(tok.encode("\n\n", add_special_tokens=False)) == 2
+    assert resolve_step_tag(tok, "\n\n", "auto", probe) is None
+    e = encode(tok, *probe[0], "\n\n", None)
+    assert [tok.decode([e.input_ids[p]]) for p in e.step_positions] == ["\n", "\n"]
+    assert [tok.decode(e.input_ids[p - 1:p + 1]) for p in e.step_positions] == ["\n\n", "\n\n"]
 
 
 def test_training_positions_equal_scoring_positions(merging_tok):

@@ -1,12 +1,14 @@
 """Run the whole pipeline on the embedded default tasks, for math and for code, and write a report.
 
-  prm demo                      # default size: about 4 minutes on 2 CPU cores (+5 min once, to train the policies)
-  prm demo --quick              # about 2.5 minutes: fewer problems, samples and training steps
+  prm demo                      # default size: about 6-7 minutes on 2 CPU cores (the tiny policies are shipped)
+  prm demo --quick              # about 3 minutes: fewer problems, samples and training steps
+  prm demo --rm-backbone policy # reward models start from the policy instead of the judge (math)
   prm demo --quick --quick-policy   # smoke test: also the fast-trained tiny policies (their curves are noise)
   prm demo --out runs/mydemo --domains math
 
 Stages per domain: tasks -> tiny policy (trained once, then reused from the cache) -> sample a
-training pool -> label it (MC rollouts; math also direct sympy labels) -> train a PRM and an ORM ->
+training pool -> label it (MC rollouts; math also direct sympy labels) -> train a PRM and an ORM
+(math: from the shipped judge backbone, prm/judge.py; plus the zero-training likelihood ratio) ->
 sample a test pool of N per problem -> judge, score, sympy-check -> best-of-N, weighted vote,
 majority, sympy reranking, PRM beam search -> report.
 
@@ -36,6 +38,9 @@ def add_arguments(p):
     g.add_argument("--math-policy", default=None, help="a causal-LM directory to use as the math policy (and RM backbone) "
                                                         "instead of the tiny default")
     g.add_argument("--code-policy", default=None, help="the same for code")
+    g.add_argument("--rm-backbone", default=None, choices=["judge", "policy"],
+                   help="what the PRM and ORM start from: judge (default; math's shipped judge backbone, "
+                        "docs/prm_diagnosis.md; the policy where there is none) or policy")
     g.add_argument("--cache-dir", default=None, help="tiny-policy cache (default: $PRM_CACHE_DIR or ~/.cache/prm-toolkit)")
     g.add_argument("--seed", type=nonneg_int, default=None, help="seed for sampling, training and subsampling (default 0)")
     g.add_argument("--threads", type=positive_int, default=None,
@@ -65,7 +70,8 @@ def run(args) -> int:
         if not (Path(p) / "config.json").exists():
             raise UserError(f"--{d}-policy {p}: not a model directory (no config.json)")
     cfg = preset(args.quick, policies=policies or None, out=args.out, domains=domains, backend=args.backend, cache_dir=args.cache_dir,
-                 seed=args.seed, threads=args.threads, quick_policy=args.quick_policy or None)
+                 seed=args.seed, threads=args.threads, quick_policy=args.quick_policy or None,
+                 rm_backbone=args.rm_backbone)
     out = run_demo(cfg)
     print(f"wrote {out}/report.md (plus results.json, manifest.json, bon_*.png)")
     return 0

@@ -167,7 +167,8 @@ def render_report(results: dict, manifest: dict) -> str:
             "set. Methods: `prm:AGG` best-of-N by the PRM with step aggregation AGG; `orm` best-of-N by the ORM; "
             "`weighted:X` weighted majority vote with X's scores; `majority` plain self-consistency; `sympy` the "
             "sympy step checker alone (random pick among samples with no step proven false); `sympy+X` X restricted "
-            "to those samples; `oracle` pass@N (upper bound); `random` the policy alone.",
+            "to those samples; `oracle` pass@N (upper bound); `random` the policy alone; `ratio:AGG` (math) the "
+            "zero-training likelihood ratio of the judge backbone against the policy, per step.",
             f"The headline comparison (`prm:{results.get('headline_aggregation', PRIMARY_AGG)}` against the others) "
             "was fixed before the run; "
             "other aggregations are shown but not promoted.", ""]
@@ -175,6 +176,11 @@ def render_report(results: dict, manifest: dict) -> str:
         out += [f"## {dom}", "", "### What ran", ""] + _stage_table(d.get("stages", {})) + [""]
         if d.get("setup"):
             out += ["Setup: " + ", ".join(f"{k}={v}" for k, v in d["setup"].items()), ""]
+        if d.get("headline"):
+            s = d.get("setup", {})
+            out += [f"Headline method (declared before the run): `{d['headline']}`, a token-classification PRM "
+                    f"trained on {s.get('train problems', '?')} problems x {s.get('samples each', '?')} samples with "
+                    f"{s.get('PRM labels', '?')} labels, starting from the {s.get('RM backbone', 'policy')}.", ""]
         out += ["### Reading", ""] + [f"- {s}" for s in reading(dom, d)] + [""]
         if d.get("bon"):
             out += ["### Accuracy versus N (mean [95% interval])", ""] + _curve_table(d["bon"]) + [""]

@@ -73,15 +73,17 @@ def scorer_quality(records: Sequence[PoolRecord], kinds: dict[str, str], aggrega
                for r in records]
         key = f"{name}{':' + aggregation if kind == 'prm' else ''} vs sample correctness"
         q[key] = {"auroc": auroc(agg, correct), "ece": ece(agg, correct), "n": len(records), "positives": sum(correct)}
-    if step_labels is not None and kinds.get("prm") == "prm":
+    for name, kind in kinds.items():
+        if step_labels is None or kind != "prm":
+            continue
         ss, ll = [], []
         for r in records:
-            for s, lab in zip(r.scores["prm"], step_labels.get(sample_key(r), [])):
+            for s, lab in zip(r.scores[name], step_labels.get(sample_key(r), [])):
                 if lab is not None:
                     ss.append(s)
                     ll.append(bool(lab))
-        q["prm steps vs direct sympy labels"] = {"auroc": auroc(ss, ll), "ece": ece(ss, ll), "n": len(ss),
-                                                 "positives": sum(ll)}
+        q[f"{name} steps vs direct sympy labels"] = {"auroc": auroc(ss, ll), "ece": ece(ss, ll), "n": len(ss),
+                                                     "positives": sum(ll)}
     return q
 
 

@@ -12,7 +12,6 @@ so the engine sees hundreds of prompts per call and can share their common prefi
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
@@ -41,11 +40,10 @@ class RolloutConfig:
 
 
 def prefix_seed(seed: int | None, key: str | None) -> int | None:
-    """A stable 31-bit request seed for one prefix (Python's hash() is salted per process)."""
-    if seed is None or key is None:
-        return seed
-    digest = hashlib.blake2b(f"{seed}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & 0x7FFFFFFF
+    """A stable 31-bit request seed for one prefix (`prm.sampler.base.request_seed`)."""
+    from prm.sampler.base import request_seed
+
+    return request_seed(seed, key)
 
 
 @dataclass

@@ -44,6 +44,17 @@ BACKENDS = ("auto", "vllm", "transformers")
 PLAIN_FORMAT = "Question: {question}\nAnswer:\n"
 
 
+def request_seed(seed: int | None, key: str | None) -> int | None:
+    """A stable 31-bit request seed for `key` (a problem id, a prefix) under base `seed`: a request's
+    draws then depend on the seed and the key only, not on which requests shared its batch or in what
+    order they came (Python's hash() is salted per process, hence blake2b). None stays None."""
+    if seed is None or key is None:
+        return seed
+    import hashlib
+
+    digest = hashlib.blake2b(f"{seed}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Engine settings, with vLLM's names. `gpu_memory_utilization` on CPU is the share of RAM

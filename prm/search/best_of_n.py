@@ -26,8 +26,8 @@ class BestOfNConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 256        # tokens per sample
-    # per-request seed; None: the engine seed decides (see prm/search/beam.py BeamConfig.seed for
-    # why `prm search` and the demo keep it None)
+    # per-request seed: problem i draws with request_seed(seed, its id), so its samples depend on the
+    # seed and the problem only (not on batching); None: the engine seed decides (order-dependent)
     seed: int | None = None
     judge: JudgeConfig = field(default_factory=JudgeConfig)
 
@@ -38,8 +38,10 @@ def run(problems: Sequence[Problem], sampler, scorers: dict, cfg: BestOfNConfig 
     from prm.sampler import SamplingConfig, build_prompt
 
     tok = getattr(sampler, "tokenizer", None)
-    params = SamplingConfig(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
-                            seed=cfg.seed)
+    from prm.sampler.base import request_seed
+
+    params = [SamplingConfig(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
+                             seed=request_seed(cfg.seed, p.id)) for p in problems]
     records = sample_records(sampler, problems, [build_prompt(tok, p.question) for p in problems], params)
     judge_records(problems, records, cfg.judge)
     score_records(problems, records, scorers)

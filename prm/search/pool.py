@@ -40,7 +40,8 @@ def new_record(problem: Problem, sample_id: int, text: str, *, completion_tokens
 
 
 def sample_records(sampler, problems: Sequence[Problem], prompts: Sequence[str], params) -> list[list[PoolRecord]]:
-    """`params.n` completions per problem as pool records, not yet judged or scored."""
+    """`params.n` completions per problem as pool records, not yet judged or scored (`params`: one
+    SamplingConfig, or a list with one per problem)."""
     comps = sampler.generate(list(prompts), params)
     return [[new_record(p, k, c.text, completion_tokens=c.completion_tokens, finish_reason=c.finish_reason)
              for k, c in enumerate(cs)] for p, cs in zip(problems, comps)]

@@ -36,6 +36,9 @@ EXPECTED = {
     "labeling": "labeling: binary vs mc rollouts and first-error agreement",
     "demo": "the demo: wall time per stage and peak memory",
     "growth": "growth of labeling, training, scoring time with samples and solution length",
+    "math_heldout": "math verifier vs math-verify on held-out phrasing and published labels (dev split)",
+    "prm_scaling": "PRM learning curve: best-of-16 vs training-set size, PRM vs ORM vs majority",
+    "threads": "torch threads: default vs prm.threads, idle and beside a busy process",
 }
 
 
