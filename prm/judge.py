@@ -113,12 +113,9 @@ def find_judge(policy_dir: str | Path, domain: str = "math", cache_dir: str | Pa
         return None, f"no judge recipe for {domain!r} (recipes: {', '.join(RECIPES)})"
     cfg = cfg or RECIPES[domain]
     name = judge_name(cfg, policy_dir)
-    path, note = shipped.find(f"judge/{name}")
+    path, note = shipped.find_trained(f"judge/{name}", _cache_root(cache_dir) / name, "judge.json")
     if path is not None:
         return path, note
-    cached = _cache_root(cache_dir) / name
-    if (cached / "judge.json").exists():
-        return cached, f"reused from cache {cached}"
     return None, f"{note}; train it once with prm.judge.ensure_judge (about 25 minutes on 2 CPU cores)"
 
 

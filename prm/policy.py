@@ -252,12 +252,9 @@ def find_policy(domain: str, cache_dir: str | Path | None = None, *, quick: bool
     copy, else the cache; (None, why neither has it) when it must be trained."""
     cfg = _config(domain, quick, cfg)
     name = policy_name(cfg, quick)
-    path, note = shipped.find(f"policy/{name}")
+    path, note = shipped.find_trained(f"policy/{name}", _cache_root(cache_dir) / name, "policy.json")
     if path is not None:
         return path, note
-    cached = _cache_root(cache_dir) / name
-    if (cached / "policy.json").exists():
-        return cached, f"reused from cache {cached}"
     # a name differing from the shipped ones' means another key: a changed recipe, never stale weights
     return None, f"{note}; the key hashes the config, the training texts and POLICY_VERSION"
 

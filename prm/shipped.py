@@ -23,7 +23,7 @@ SUMS = "SHA256SUMS"
 
 
 def sha256_file(path: Path) -> str:
-    """`sha256sum`'s digest. (prm.eval.manifest has the same; this module sits in the core layer.)"""
+    """`sha256sum`'s digest: the one file hash of the toolkit (prm.eval.manifest re-exports it)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -64,3 +64,14 @@ def find(model: str, root: Path | None = None) -> tuple[Path | None, str]:
         if sha256_file(path) != digest:
             return None, f"the shipped {model}/{fname} does not match its sha256 in {SUMS}"
     return root / model, f"shipped {model} (model.safetensors sha256 {files.get('model.safetensors', '?')})"
+
+
+def find_trained(model: str, cached: Path, done: str, root: Path | None = None) -> tuple[Path | None, str]:
+    """The shipped copy of `<kind>/<name>`, else the cache directory `cached` when its `done` file
+    exists (a finished build), else (None, why the shipped one is not there)."""
+    path, note = find(model, root)
+    if path is not None:
+        return path, note
+    if (Path(cached) / done).exists():
+        return Path(cached), f"reused from cache {cached}"
+    return None, note

@@ -15,6 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
+from prm.shipped import sha256_file  # the toolkit's one file hash, re-exported for the demo
+
 
 class Stages:
     """Status, time and detail of every stage, in order; failures go to `log_path` with a traceback."""
@@ -49,12 +51,6 @@ class Stages:
         return {k: v["seconds"] for k, v in self.table.items()}
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def hash_dir(path: Path) -> str:
