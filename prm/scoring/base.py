@@ -50,6 +50,20 @@ def read_settings(model_dir: str | Path) -> dict:
     return settings
 
 
+def length_batches(ids: list[list[int]], max_tokens: int, max_size: int) -> list[list[int]]:
+    """Indices of `ids` in batches of similar length, longest first: the first item of a batch sets its
+    padded width, a batch holds at most `max_size` items and `max_tokens` padded tokens (at least one)."""
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    batches, cur = [], []
+    for i in order:
+        if cur and ((len(cur) + 1) * len(ids[cur[0]]) > max_tokens or len(cur) >= max_size):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
 def p_correct(logit0: float, logit1: float) -> float:
     """softmax([l0, l1])[1] = sigmoid(l1 - l0), written stably."""
     d = float(logit1) - float(logit0)

@@ -29,16 +29,9 @@ class HFScorer(Scorer):
         import torch
         from tqdm import tqdm
 
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        batches, cur = [], []
-        for i in order:
-            # longest first: the first item of a batch sets its padded width
-            if cur and ((len(cur) + 1) * len(ids[cur[0]]) > self.max_batch_tokens or len(cur) >= self.max_batch_size):
-                batches.append(cur)
-                cur = []
-            cur.append(i)
-        if cur:
-            batches.append(cur)
+        from prm.scoring.base import length_batches
+
+        batches = length_batches(ids, self.max_batch_tokens, self.max_batch_size)
         out = [None] * len(ids)
         with torch.inference_mode():
             for b in tqdm(batches, desc="score", unit="batch", disable=not progress):

@@ -185,15 +185,9 @@ class ImplicitScorer:
         """log p(token i | tokens < i) for i >= 1 of each sequence, batched longest first."""
         import torch
 
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        batches, cur = [], []
-        for i in order:
-            if cur and ((len(cur) + 1) * len(ids[cur[0]]) > self.max_batch_tokens or len(cur) >= self.max_batch_size):
-                batches.append(cur)
-                cur = []
-            cur.append(i)
-        if cur:
-            batches.append(cur)
+        from prm.scoring.base import length_batches
+
+        batches = length_batches(ids, self.max_batch_tokens, self.max_batch_size)
         out: list = [None] * len(ids)
         with torch.inference_mode():
             for b in batches:
