@@ -29,6 +29,7 @@ COMMANDS = {
     "train": ("prm.commands.train", "train a PRM (per-step) or ORM (outcome / pairwise) on stepwise records; ensembles"),
     "score": ("prm.commands.score", "score samples with a trained PRM / ORM / ensemble (transformers or vLLM)"),
     "search": ("prm.commands.search", "best-of-N sampling + scoring into a pool, or PRM-guided step-level beam search"),
+    "serve": ("prm.commands.serve", "serve a PRM / ORM / ensemble over HTTP (auth, limits, batching; OpenRLHF reward API)"),
     "eval": ("prm.commands.eval", "evaluate: best-of-N curves from a scored pool, ProcessBench step F1, step AUROC/ECE"),
     "check": ("prm.commands.check", "validate a JSONL file against the data contract (problems, samples, stepwise records)"),
 }

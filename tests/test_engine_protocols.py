@@ -96,6 +96,8 @@ REAL = [
     ("prm.scoring.hf", "HFScorer", ScorerLike),
     ("prm.scoring.vllm", "VLLMScorer", ScorerLike),
     ("prm.scoring.ensemble", "EnsembleScorer", ScorerLike),
+    ("prm.scoring.remote", "RemoteScorer", ScorerLike),
+    ("prm.scoring.remote", "VLLMPoolingScorer", ScorerLike),
 ]
 
 

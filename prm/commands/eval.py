@@ -11,7 +11,16 @@ Curves use Lightman's protocol: N drawn from the fixed pool `--repeats` times pe
 also resample problems. Writes results.json, report.md and bon.png to --out.
 
 `processbench`: predicted first error = first step the scorer rejects (sympy: proven false; a PRM:
-P(correct) < --threshold). Accuracy on erroneous samples, on correct samples, and their F1.
+P(correct) < --threshold). Accuracy on erroneous samples, on correct samples, and their F1 (the
+harmonic mean). For a PRM, `--threshold-from gsm8k` chooses the threshold that maximises F1 on
+gsm8k.json and applies it to the other files (gsm8k itself is marked, never reported as a result);
+`--threshold-sweep` writes F1 against the threshold to OUT/sweep.csv. results.json records the
+threshold used and where it was chosen. Published PRMs (Qwen2.5-Math-PRM, Math-Shepherd, RLHFlow,
+Skywork, TRL) are read their own way (`--format`, docs/real_models.md section 7):
+
+  prm eval processbench --scorer Qwen2.5-Math-PRM-7B --data gsm8k.json --data math.json --out runs/pb
+  prm eval processbench --scorer math-shepherd-mistral-7b-prm --threshold-from gsm8k \
+      --data gsm8k.json --data math.json --data olympiadbench.json --data omnimath.json --out runs/pb
 
 `steps`: step AUROC and expected calibration error of a scorer on stepwise records (labels True/
 1.0 = correct; floats are thresholded at 0.5 for AUROC and ECE; null labels are skipped).
@@ -25,6 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prm.commands.argtypes import nonneg_int, open_fraction, positive_int
+from prm.commands.scorer_flags import add_format_flags
 from prm.errors import UserError
 from prm.paths import check_paths
 
@@ -48,8 +58,20 @@ def add_arguments(p):
 
     q = sub.add_parser("processbench", help="first-error identification on ProcessBench-format data")
     q.add_argument("--data", required=True, action="append", help="ProcessBench JSON/JSONL file (repeatable)")
-    q.add_argument("--scorer", required=True, help="'sympy' or a trained PRM directory")
-    q.add_argument("--threshold", type=open_fraction, default=0.5, help="a step with P(correct) below this is an error")
+    q.add_argument("--scorer", required=True,
+                   help="'sympy', a PRM directory (from `prm train`, or a published PRM: Qwen2.5-Math-PRM, Math-Shepherd, "
+                        "RLHFlow, Skywork value head, TRL; its format is read from config.json, --format overrides), "
+                        "or a `prm serve` URL")
+    q.add_argument("--threshold", type=open_fraction, default=None,
+                   help="a step with P(correct) below this is an error (default 0.5, fixed before looking at the data)")
+    q.add_argument("--threshold-from", default=None, metavar="SPLIT",
+                   help="choose the threshold that maximises F1 on SPLIT (the stem of one --data file, e.g. gsm8k, or "
+                        "another ProcessBench file) and apply it to the other files; SPLIT itself is not reported as "
+                        "a result (marked, and left out of the average)")
+    q.add_argument("--threshold-sweep", action="store_true",
+                   help="also write each file's F1-vs-threshold curve (0.01..0.99) to --out/sweep.csv and results.json; "
+                        "a curve, not a result: its best point is tuned on the split it is drawn on")
+    add_format_flags(q)
     q.add_argument("--limit", type=positive_int, default=None,
                    help="evaluate a seeded random subset of N records of each file (files are often sorted by label, "
                         "so the first N would be one class)")
@@ -59,9 +81,10 @@ def add_arguments(p):
 
     s = sub.add_parser("steps", help="step AUROC and calibration (ECE) on labeled stepwise records")
     s.add_argument("--data", required=True, help="stepwise JSONL (prompt, completions, labels)")
-    s.add_argument("--scorer", required=True, help="a trained PRM directory")
+    s.add_argument("--scorer", required=True, help="a trained PRM directory or a `prm serve` URL")
     s.add_argument("--backend", default="auto", help="scorer backend: auto, transformers or vllm")
     s.add_argument("--limit", type=positive_int, default=None, help="only the first N records")
+    add_format_flags(s)
     for sp in (b, q, s):
         sp.set_defaults(_sub=sp)
 
@@ -69,14 +92,14 @@ def add_arguments(p):
 BON_FILES = ("results.json", "manifest.json", "report.md", "bon.png")  # what `prm eval bon` writes in --out
 
 
-def load_model_scorer(path: str, backend: str = "auto"):
-    if not Path(path).exists():
+def load_model_scorer(path: str, backend: str = "auto", format: str | None = None, sep: str | None = None):
+    if not path.lower().startswith(("http://", "https://")) and not Path(path).exists():  # a `prm serve` URL
         raise UserError(f"--scorer: no such model directory: {path}")
     try:
         from prm.scoring import load_scorer
     except ImportError as e:
         raise UserError(f"--scorer: model scoring is not available in this install ({e})") from None
-    return load_scorer(path, backend=backend)
+    return load_scorer(path, backend=backend, format=format, sep=sep)
 
 
 def _bon(args) -> int:
@@ -162,43 +185,93 @@ def _bon(args) -> int:
 
 
 def _processbench(args) -> int:
-    from prm.eval.processbench import evaluate, read_processbench, scorer_predictor, sympy_predictor
+    from prm.eval.processbench import (best_threshold, collect_scores, evaluate, precomputed_predictor,
+                                       read_processbench, sympy_predictor, threshold_curve)
     from prm.eval.report import pct, write_json
 
-    check_paths(inputs={"--data": args.data}, models={"--scorer": None if args.scorer == "sympy" else args.scorer},
-                outputs={"--out": args.out and Path(args.out) / "results.json"})
-    datasets = {Path(f).stem: read_processbench(f) for f in args.data}
-    scorer = None
-    if args.scorer == "sympy":
-        predict = sympy_predictor()
-    else:
-        scorer = load_model_scorer(args.scorer, args.backend)
-        predict = scorer_predictor(scorer, args.threshold)
-    results = {}
-    try:
-        for name, items in datasets.items():
-            if args.limit and args.limit < len(items):
-                import random
+    sympy = args.scorer == "sympy"
+    model_only = [f for f, v in (("--threshold", args.threshold), ("--threshold-from", args.threshold_from),
+                                 ("--threshold-sweep", args.threshold_sweep), ("--format", args.format),
+                                 ("--sep", args.sep)) if v not in (None, False)]
+    if sympy and model_only:
+        raise UserError(f"{', '.join(model_only)}: for a model scorer; sympy gives verdicts, not scores")
+    if args.threshold is not None and args.threshold_from:
+        raise UserError("give --threshold or --threshold-from, not both")
+    if args.threshold_sweep and not args.out:
+        raise UserError("--threshold-sweep writes OUT/sweep.csv: give --out")
+    stems = [Path(f).stem for f in args.data]
+    if len(set(stems)) < len(stems):
+        twice = sorted({s for s in stems if stems.count(s) > 1})
+        raise UserError(f"--data: two files share a name ({', '.join(twice)}); results are keyed by file name")
+    tune_file = None
+    if args.threshold_from and args.threshold_from not in stems:
+        if not Path(args.threshold_from).is_file():
+            raise UserError(f"--threshold-from {args.threshold_from}: neither the name of a --data file "
+                            f"({', '.join(stems)}) nor a ProcessBench file")
+        tune_file = args.threshold_from
+    tune = Path(tune_file).stem if tune_file else args.threshold_from
+    if tune and tune_file is None and len(stems) == 1:
+        raise UserError(f"--threshold-from {tune}: it is the only --data file, and a threshold tuned on a split is "
+                        "never reported on it; add the files to apply it to")
+    check_paths(inputs={"--data": args.data, "--threshold-from": tune_file},
+                models={"--scorer": None if sympy else args.scorer},
+                outputs={"--out": args.out and [Path(args.out) / "results.json", Path(args.out) / "sweep.csv"]})
+    datasets = {Path(f).stem: read_processbench(f) for f in args.data + ([tune_file] if tune_file else [])}
+    if args.limit:
+        import random
 
+        for name, items in datasets.items():
+            if args.limit < len(items):
                 keep = sorted(random.Random(args.seed).sample(range(len(items)), args.limit))
-                items = [items[i] for i in keep]
-            r = evaluate(items, predict, progress=True)
-            r["scorer"] = args.scorer
-            r["threshold"] = None if args.scorer == "sympy" else args.threshold
-            results[name] = r
-            extra = f"  step AUROC {r['step_auroc']:.3f}" if r.get("step_auroc") is not None else ""
-            if r.get("checked_step_fraction") is not None:
-                extra += f"  steps checkable {pct(r['checked_step_fraction'])}"
-            print(f"{name}: n={r['n']} acc(erroneous) {pct(r['acc_error'])}  acc(correct) {pct(r['acc_correct'])}  "
-                  f"F1 {pct(r['f1'])}{extra}")
-    finally:
-        if scorer is not None:
+                datasets[name] = [items[i] for i in keep]
+    results, sweeps, threshold = {}, {}, None
+    if sympy:
+        for name, items in datasets.items():
+            r = evaluate(items, sympy_predictor(), progress=True)
+            results[name] = {**r, "scorer": args.scorer, "threshold": None}
+    else:
+        scorer = load_model_scorer(args.scorer, args.backend, args.format, args.sep)
+        try:
+            scores = {name: collect_scores(scorer, items, progress=True) for name, items in datasets.items()}
+        finally:
             scorer.close()
-    f1s = [r["f1"] for r in results.values() if r["f1"] is not None]
+        if tune:
+            chosen = best_threshold(datasets[tune], scores[tune])
+            threshold = {"value": chosen["threshold"], "chosen_on": tune, "f1_on_choice_split": chosen["f1"]}
+            print(f"threshold {chosen['threshold']:.4f}: maximises F1 on {tune} ({pct(chosen['f1'])}); "
+                  "applied to the others")
+        else:
+            threshold = {"value": 0.5 if args.threshold is None else args.threshold, "chosen_on": None}
+        for name, items in datasets.items():
+            r = evaluate(items, precomputed_predictor(items, scores[name], threshold["value"]))
+            results[name] = {**r, "scorer": args.scorer, "format": getattr(scorer, "format", None),
+                             "threshold": threshold["value"], "threshold_chosen_on": threshold["chosen_on"]}
+            if name == tune:
+                results[name]["tuned_on_this_split"] = True   # a threshold's own split: not a result
+            if args.threshold_sweep:
+                sweeps[name] = threshold_curve(items, scores[name])
+    for name, r in results.items():
+        extra = f"  step AUROC {r['step_auroc']:.3f}" if r.get("step_auroc") is not None else ""
+        if r.get("checked_step_fraction") is not None:
+            extra += f"  steps checkable {pct(r['checked_step_fraction'])}"
+        mark = "  (threshold tuned on this split: not a result)" if r.get("tuned_on_this_split") else ""
+        print(f"{name}: n={r['n']} acc(erroneous) {pct(r['acc_error'])}  acc(correct) {pct(r['acc_correct'])}  "
+              f"F1 {pct(r['f1'])}{extra}{mark}")
+    f1s = [r["f1"] for r in results.values() if r["f1"] is not None and not r.get("tuned_on_this_split")]
     if len(f1s) > 1:
-        print(f"average F1 {pct(sum(f1s) / len(f1s))}")
+        print(f"average F1 {pct(sum(f1s) / len(f1s))}" + (f" (without {tune})" if tune in results else ""))
     if args.out:
-        write_json(Path(args.out) / "results.json", {"processbench": results})
+        out = {"processbench": results, "threshold": threshold}
+        if sweeps:
+            out["sweep"] = sweeps
+            cols = ("threshold", "acc_error", "acc_correct", "f1")
+            rows = ["split," + ",".join(cols)] + [
+                ",".join([name] + ["" if c[k] is None else str(c[k]) for k in cols])
+                for name, curve in sweeps.items() for c in curve]
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            (Path(args.out) / "sweep.csv").write_text("\n".join(rows) + "\n")
+            print(f"wrote {args.out}/sweep.csv (F1 against threshold per split; a curve, not a result)")
+        write_json(Path(args.out) / "results.json", out)
         print(f"wrote {args.out}/results.json")
     return 0
 
@@ -215,7 +288,7 @@ def _steps(args) -> int:
         recs.append(rec)
         if args.limit and len(recs) >= args.limit:
             break
-    scorer = load_model_scorer(args.scorer, args.backend)
+    scorer = load_model_scorer(args.scorer, args.backend, args.format, args.sep)
     scores, labels = [], []
     try:
         for rec in tqdm(recs, desc="score steps", unit="rec"):

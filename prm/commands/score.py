@@ -3,12 +3,15 @@
   prm score --model prm-out --input labels.jsonl --out scored.jsonl
   prm score --model ens --ensemble min --input samples.jsonl --problems problems.jsonl --out scored.jsonl
   prm score --model prm-out --input labels.jsonl --out scored.jsonl --backend vllm
+  prm score --model Qwen2.5-Math-PRM-7B --input labels.jsonl --out scored.jsonl   # a published PRM
 
 Input: stepwise records (`prompt` + `completions`) or samples (`problem_id` + `steps`, with
 --problems to look up each question). Output: the input records, unchanged, plus `scores`
-(PRM: P(correct) per step; ORM: a 1-element list) and `scored_by` (model dir, kind, backend).
+(PRM: P(correct) per step; ORM: a 1-element list) and `scored_by` (model dir, kind, backend, format).
 Steps that fall outside the token window are written as null (JSON has no NaN). The separator and step tag come from the model's
-config: nothing to set here.
+config: nothing to set here. Published PRMs (Qwen2.5-Math-PRM, Math-Shepherd, RLHFlow, Skywork value
+heads, TRL) are scored their own way, the format read from config.json (`--format` overrides it;
+a TRL checkpoint needs `--sep`); see prm/scoring/formats.py and docs/real_models.md.
 
 Resumable: output lines are appended batch by batch, in input order; rerun the same command after
 a crash and it scores only the input lines not yet in --out. A rerun with another input, model
@@ -22,13 +25,14 @@ import math
 from pathlib import Path
 
 from prm.commands.argtypes import positive_int
+from prm.commands.scorer_flags import add_format_flags
 from prm.commands.vocab import add_renamed
 from prm.errors import RecordError, UserError
 
 
 def add_arguments(p):
     p.add_argument("--model", required=True, action="append",
-                   help="model dir from `prm train` (repeat, or give an ensemble dir, for an ensemble)")
+                   help="model dir from `prm train` (repeat, or give an ensemble dir, for an ensemble), or a `prm serve` URL")
     p.add_argument("--input", required=True, help="JSONL of stepwise records or samples")
     add_renamed(p, "--out", "--output", required=True, help="JSONL to write (appended to: resumable)")
     p.add_argument("--overwrite", action="store_true", help="start --out afresh instead of resuming it")
@@ -38,6 +42,7 @@ def add_arguments(p):
     p.add_argument("--ensemble", choices=["min", "mean"], default="min", help="how to combine several models")
     p.add_argument("--batch-size", type=positive_int, default=256, help="samples per scoring call")
     p.add_argument("--max-length", type=positive_int, default=None, help="token window (default: the model's training length)")
+    add_format_flags(p)
 
 
 def _items(args):
@@ -73,7 +78,9 @@ def _fingerprint(args) -> dict:
                if (Path(m) / "config.json").is_file()}
     return resume.fingerprint("score", {"--input": args.input, "--problems": args.problems, **configs},
                               {"--model": args.model, "--backend": args.backend, "--ensemble": args.ensemble,
-                               "--max-length": args.max_length})
+                               "--max-length": args.max_length,
+                               # only when given: a resume record written before these flags still matches
+                               **{k: v for k, v in (("--format", args.format), ("--sep", args.sep)) if v is not None}})
 
 
 def run(args) -> int:
@@ -100,9 +107,9 @@ def run(args) -> int:
         return 0
     kw = {"max_length": args.max_length} if args.max_length else {}
     scorer = load_scorer(args.model if len(args.model) > 1 else args.model[0], backend=args.backend,
-                         ensemble=args.ensemble, **kw)
+                         ensemble=args.ensemble, format=args.format, sep=args.sep, **kw)
     info = {"model": args.model if len(args.model) > 1 else args.model[0], "kind": scorer.kind,
-            "backend": getattr(scorer, "backend", None),
+            "backend": getattr(scorer, "backend", None), "format": getattr(scorer, "format", None),
             "ensemble": args.ensemble if hasattr(scorer, "members") else None}
     try:
         with JsonlAppender(args.out) as sink, tqdm(total=len(rows), initial=done, desc="score", unit="sample") as bar:

@@ -8,6 +8,9 @@
              --scorer runs/demo/math/prm --beam-width 4 --expand 4 --out beam.jsonl
 
 --model is a policy model directory; --policy math|code takes the embedded tiny policy instead.
+--scorer takes a `prm train` dir or a published PRM (Qwen2.5-Math-PRM, Math-Shepherd, RLHFlow,
+Skywork value head, TRL with --scorer-sep), its format read from config.json (--scorer-format
+overrides it, for every --scorer).
 
 bon: samples N solutions per problem, judges them (math: the verifier against the gold answer;
 code: the unit tests), runs the sympy step checker (math), scores them with every --scorer, and
@@ -34,6 +37,7 @@ from pathlib import Path
 
 from prm.commands.argtypes import fraction, nonneg_float, nonneg_int, positive_int
 from prm.commands.engine_flags import add_engine_flags, engine_config
+from prm.commands.scorer_flags import add_format_flags
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
 from prm.search.aggregate import AGGREGATIONS
@@ -52,7 +56,7 @@ def add_arguments(p):
     g.add_argument("--policy", default=None, metavar="{math,code}",
                    help="the embedded tiny policy for this domain, instead of --model")
     g.add_argument("--scorer", action="append", default=[],
-                   help="reward model dir, optionally NAME=DIR (repeatable; beam uses the first)")
+                   help="reward model dir or `prm serve` URL, optionally NAME=DIR (repeatable; beam uses the first)")
     add_renamed(g, "--out", "--output", required=True, help="output JSONL (overwritten atomically)")
     g.add_argument("--limit", type=positive_int, default=None, help="only the first N problems")
     g = p.add_argument_group("sampling")
@@ -62,6 +66,7 @@ def add_arguments(p):
     g.add_argument("--max-tokens", type=positive_int, default=256, help="bon: tokens per sample")
     g.add_argument("--seed", type=nonneg_int, default=0, help="engine seed: same seed, problems and flags, same samples")
     g.add_argument("--scorer-backend", default="auto", help="scorer backend: auto, transformers or vllm")
+    add_format_flags(g, prefix="scorer-")
     add_engine_flags(p.add_argument_group("policy engine"))
     g = p.add_argument_group("beam search")
     g.add_argument("--beam-width", type=positive_int, default=4, help="beams kept after each step")
@@ -75,7 +80,7 @@ def _scorer_specs(specs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, spec in enumerate(specs):
         name, _, path = spec.partition("=") if "=" in spec else (f"rm{k}" if k else "prm", "", spec)
-        if not Path(path).exists():
+        if not path.lower().startswith(("http://", "https://")) and not Path(path).exists():  # a `prm serve` URL
             raise UserError(f"--scorer {spec}: no such model directory: {path}")
         if name in out:
             raise UserError(f"--scorer: name {name!r} given twice")
@@ -137,7 +142,8 @@ def run(args) -> int:
     print(f"sampler backend: {sampler.backend}", file=sys.stderr)
     scorers = {}
     try:
-        scorers = {name: load_scorer(path, backend=args.scorer_backend) for name, path in specs.items()}
+        scorers = {name: load_scorer(path, backend=args.scorer_backend, format=args.scorer_format, sep=args.scorer_sep)
+                   for name, path in specs.items()}
         results = strategy.run(problems, sampler, scorers, cfg, progress=True)
     finally:
         for s in scorers.values():

@@ -7,20 +7,26 @@ A *predictor* maps (problem, steps) to a predicted first-error index (-1 = no er
 - `sympy`: `verifiers.math.check_steps`; the first step it proves False is the predicted error. It
   needs no training; steps it cannot check (None) never count as errors, so its misses are steps
   whose mistakes are not arithmetic or algebra sympy can see.
-- a PRM directory: step scores P(correct) from `prm.scoring.load_scorer`. **Threshold rule**: the
-  predicted first error is the first step whose score is below `threshold` (default 0.5, as in
-  ProcessBench's evaluation of PRMs); -1 when no step is below it. The threshold is fixed before
-  looking at the data; it is never tuned on the set being reported.
+- a PRM directory: step scores P(correct) from `prm.scoring.load_scorer` (this toolkit's PRMs and
+  published ones, `prm.scoring.formats`). **Threshold rule**: the predicted first error is the first
+  step whose score is below `threshold` (default 0.5, as in ProcessBench's evaluation of PRMs); -1
+  when no step is below it (a NaN score, past the token window, is never below). The threshold is
+  fixed before looking at the data, or chosen on another split (`best_threshold`, exact: F1 is
+  tried on every interval between distinct step scores) and applied to the rest; it is never
+  tuned on the set being reported. `threshold_curve` gives F1 against the threshold on a grid:
+  a curve to look at, whose best point is tuned on its own split.
 
 Metrics (ProcessBench): accuracy on erroneous samples (predicted index == label exactly), accuracy on
-correct samples (predicted -1), F1 = their harmonic mean. For scorers with step scores, also step
-AUROC and ECE where steps before the first error count as correct, the first error as wrong, and
+correct samples (predicted -1), F1 = their harmonic mean 2ab / (a + b) (checked against hand-computed
+rows in tests/test_processbench_threshold.py; not the mean of the two, nor a sample-level F1). For
+scorers with step scores, also step AUROC and ECE where steps before the first error count as correct, the first error as wrong, and
 steps after it are not judged (ProcessBench does not label them).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -131,3 +137,79 @@ def evaluate(items: Sequence[dict], predict: Callable, progress: bool = False) -
         # of the (judged) steps sympy called false, how many were the labelled first error
         out["flag_precision"] = flagged_true_pos / flagged if flagged else None
     return out
+
+
+# -- thresholds for step scores: chosen on one split, applied to the others (never tuned where reported)
+
+def collect_scores(scorer, items: Sequence[dict], batch: int = 32, progress: bool = False) -> list[list[float]]:
+    """Every item's step scores, scored in batches (one `score_batch` call per `batch` items)."""
+    from tqdm import tqdm
+
+    out: list[list[float]] = []
+    bar = tqdm(total=len(items), desc="score", unit="sample", disable=not progress)
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
+        out += [list(s) for s in scorer.score_batch([(r["problem"], r["steps"]) for r in chunk])]
+        bar.update(len(chunk))
+    bar.close()
+    return out
+
+
+def precomputed_predictor(items: Sequence[dict], scores: Sequence[Sequence[float]], threshold: float) -> Callable:
+    """A predictor for `evaluate` that looks the step scores up instead of scoring again."""
+    table = {(r["problem"], tuple(r["steps"])): list(s) for r, s in zip(items, scores)}
+
+    def predict(problem: str, steps: list[str]) -> tuple[int, None, list[float]]:
+        s = table[(problem, tuple(steps))]
+        return predict_from_scores(s, threshold), None, s
+    return predict
+
+
+def f1_at(items: Sequence[dict], scores: Sequence[Sequence[float]], threshold: float) -> dict:
+    """acc_error, acc_correct and their harmonic mean at one threshold (the threshold rule)."""
+    hit_err = n_err = hit_ok = n_ok = 0
+    for r, s in zip(items, scores):
+        pred = predict_from_scores(s, threshold)
+        if r["label"] == -1:
+            n_ok, hit_ok = n_ok + 1, hit_ok + (pred == -1)
+        else:
+            n_err, hit_err = n_err + 1, hit_err + (pred == r["label"])
+    a = hit_err / n_err if n_err else None
+    b = hit_ok / n_ok if n_ok else None
+    return {"threshold": threshold, "acc_error": a, "acc_correct": b, "f1": f1(a, b)}
+
+
+SWEEP = [round(0.01 * k, 2) for k in range(1, 100)]   # the F1-vs-threshold curve's grid
+
+
+def threshold_curve(items: Sequence[dict], scores: Sequence[Sequence[float]], thresholds=SWEEP) -> list[dict]:
+    return [f1_at(items, scores, t) for t in thresholds]
+
+
+def best_threshold(items: Sequence[dict], scores: Sequence[Sequence[float]]) -> dict:
+    """The threshold maximising F1 on these items, searched exactly. With the distinct step scores
+    u_0 < ... < u_m, every prediction (first step with score < t) is constant on each interval
+    (-inf, u_0], (u_0, u_1], ..., (u_m, inf), so F1 is tried once per interval (at its right end).
+    Of a run of equally good intervals, the middle of their union is returned (the most margin on
+    both sides). NaN scores are never below a threshold. Returns `f1_at`'s dict at that threshold."""
+    u = sorted({float(x) for s in scores for x in s if not math.isnan(x)})
+    if not u:
+        return f1_at(items, scores, 0.5)
+    reps = u + [u[-1] + 1.0]                          # the right end of each interval; the last is open
+    vals = [f1_at(items, scores, t)["f1"] for t in reps]
+    vals = [-1.0 if v is None else v for v in vals]
+    j = vals.index(max(vals))
+    k = j
+    while k + 1 < len(vals) and vals[k + 1] == vals[j]:
+        k += 1
+    lo = u[j - 1] if j > 0 else None                  # the run is (lo, hi]
+    hi = u[k] if k < len(u) else None
+    if lo is None and hi is None:                     # every threshold is as good (one class only)
+        t = 0.5
+    elif lo is None:
+        t = hi
+    elif hi is None:
+        t = lo + (1.0 - lo) / 2 if lo < 1.0 else lo + 1.0
+    else:
+        t = (lo + hi) / 2
+    return f1_at(items, scores, t)

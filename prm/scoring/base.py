@@ -1,18 +1,20 @@
 """Scoring samples with a trained PRM or ORM: the part both backends share (sequences, reading scores).
 
-Both backends build token ids with `prm.sequence.encode` (the builder training used) and read the
-probabilities at the step positions themselves: the transformers backend (`hf.py`) runs a forward
-pass, the vLLM backend (`vllm.py`) sends the same ids as `TokensPrompt` to the pooling runner
-(`token_classify`, raw logits) so vLLM never re-tokenizes, and never relies on STEP pooling. Score =
-softmax(logits)[1] computed here in float32 for both.
+Both backends build token ids with the checkpoint's format (`prm.scoring.formats`: for this
+toolkit's own models `prm.sequence.encode`, the builder training used; for published PRMs their
+model card's recipe) and read the probabilities at the step positions themselves: the transformers
+backend (`hf.py`, heads in `heads.py`) runs a forward pass, the vLLM backend (`vllm.py`) sends the
+same ids as `TokensPrompt` to the pooling runner (`token_classify`, raw logits) so vLLM never
+re-tokenizes, and never relies on STEP pooling. Score = softmax(logits)[1] computed here in float32
+for both.
 
 Prefix property: the model is causal and the label token of step k ends at step k's separator (the
 step tag guarantees it when the tokenizer would merge across), so scoring steps[:k] gives exactly the
 first k scores of scoring all steps. Step-level beam search relies on it.
 
-Too long: the prompt is left-truncated first (as in training); steps whose positions still fall
-outside `max_length` get NaN, and `scorer.stats["truncated_steps"]` counts them (model output never
-raises). An empty step list gives [] for a PRM and [NaN] for an ORM.
+Too long: the prompt is left-truncated first (as in training; published chat formats are only cut
+on the right, see `formats.py`); steps whose positions still fall outside `max_length` get NaN,
+and `scorer.stats["truncated_steps"]` counts them (model output never raises). An empty step list gives [] for a PRM and [NaN] for an ORM.
 
 `ScorerLike` is what pipeline code may rely on; the backends, `EnsembleScorer` and the test fakes
 (`tests/fakes.py`) all satisfy it (`tests/test_engine_protocols.py`).
@@ -27,7 +29,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from prm.errors import UserError
-from prm.sequence import Encoded, encode, truncate_left
+from prm.scoring.formats import FORMATS, Options
+from prm.sequence import Encoded, truncate_left
 
 BACKENDS = ("auto", "transformers", "vllm")
 
@@ -85,17 +88,37 @@ class ScorerLike(Protocol):
 
 
 class Scorer:
-    """One model; `_logits(list of id lists) -> list of (T, 2) float arrays` is the backend part."""
+    """One model; `_logits(list of id lists) -> list of (T, 2) float arrays` is the backend part.
+    `format` (`prm.scoring.formats`): how the sequence is built and the rows read; default: from
+    config.json. `sep`: the trl format's separator (TRL does not save it)."""
 
     backend = "base"
+    format, fmt = "toolkit", FORMATS["toolkit"]    # set per model in __init__
 
-    def __init__(self, model_dir: str | Path, max_length: int | None = None):
+    def __init__(self, model_dir: str | Path, max_length: int | None = None, *, format: str | None = None,
+                 sep: str | None = None):
         from transformers import AutoTokenizer
 
+        from prm.scoring.formats import check_format, detect, read_config
+
         self.model_dir = str(model_dir)
-        self.settings = read_settings(model_dir)
+        cfg = read_config(model_dir)
+        self.format = format or detect(model_dir, cfg)
+        self.fmt = check_format(self.format)
+        if self.format == "toolkit":
+            if sep is not None:
+                raise UserError(f"{self.model_dir}: a `prm train` model reads its separator from config.json; "
+                                "--sep is for the trl format")
+            self.settings = read_settings(model_dir)
+        else:
+            if sep is not None and self.format != "trl":
+                raise UserError(f"--sep is for the trl format; the {self.format} format writes steps its own way")
+            # the longest window: the model's own context (published checkpoints carry no training length)
+            longest = cfg.get("max_position_embeddings")
+            self.settings = {"kind": "prm", "sep": sep,
+                             "max_length": min(4096, longest) if isinstance(longest, int) and longest > 0 else None}
         self.kind: str = self.settings["kind"]
-        self.sep: str = self.settings["sep"]
+        self.sep: str | None = self.settings["sep"]
         self.step_tag: str | None = self.settings.get("step_tag")
         self.max_length = int(max_length or self.settings.get("max_length") or 4096)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
@@ -105,7 +128,7 @@ class Scorer:
     # -- pure part: sequences and reading positions
     def encode(self, question: str, steps: list[str]) -> tuple[Encoded, int]:
         """The ids the model sees, and how many leading steps are scorable (the rest fall outside)."""
-        e = encode(self.tokenizer, question, list(steps), self.sep, self.step_tag)
+        e = self.fmt.build(self.tokenizer, question, list(steps), Options(self.sep, self.step_tag))
         t = truncate_left(e, self.max_length)
         if t is not None:
             return t, len(steps)

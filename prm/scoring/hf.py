@@ -14,14 +14,17 @@ class HFScorer(Scorer):
     backend = "transformers"
 
     def __init__(self, model_dir, max_length=None, *, device: str | None = None, dtype: str = "float32",
-                 max_batch_tokens: int = 16384, max_batch_size: int = 64):
-        super().__init__(model_dir, max_length)
+                 max_batch_tokens: int = 16384, max_batch_size: int = 64, format: str | None = None,
+                 sep: str | None = None):
+        super().__init__(model_dir, max_length, format=format, sep=sep)
         import torch
-        from transformers import AutoModelForTokenClassification
+
+        from prm.scoring.heads import LOADERS
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = AutoModelForTokenClassification.from_pretrained(
-            self.model_dir, dtype=getattr(torch, dtype)).to(self.device).eval()
+        self._forward, self.model = LOADERS[self.fmt.model](self.model_dir, getattr(torch, dtype), self.fmt,
+                                                            self.tokenizer)
+        self.model = self.model.to(self.device).eval()
         self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
@@ -41,11 +44,11 @@ class HFScorer(Scorer):
                 for r, i in enumerate(b):
                     x[r, :len(ids[i])] = torch.tensor(ids[i])
                     mask[r, :len(ids[i])] = 1
-                lg = self.model(input_ids=x.to(self.device), attention_mask=mask.to(self.device)).logits
+                lg = self._forward(x.to(self.device), mask.to(self.device))
                 lg = lg.float().cpu().numpy()
                 for r, i in enumerate(b):
                     out[i] = lg[r, :len(ids[i])]
         return out
 
     def close(self):
-        self.model = None
+        self.model = self._forward = None
