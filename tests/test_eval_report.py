@@ -69,6 +69,19 @@ def test_eval_bon_cli(tmp_path, capsys):
     assert "prm:min" in capsys.readouterr().out
 
 
+def test_eval_bon_cli_methods_without_random_or_oracle(tmp_path, capsys):
+    """--methods may leave out the random pick and the oracle: the report says what was measured
+    (it raised KeyError 'random' before)."""
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(r) + "\n" for r in synthetic(n_problems=6, n=4)))
+    out = tmp_path / "out"
+    assert main(["eval", "bon", "--pool", str(pool), "--out", str(out), "--repeats", "5",
+                 "--methods", "prm:min,majority"]) == 0
+    report = (out / "report.md").read_text()
+    assert "prm:min" in report and "Policy alone (random pick)" not in report
+    assert set(json.loads((out / "results.json").read_text())["domains"]["math"]["bon"]["methods"]) == {"prm:min", "majority"}
+
+
 @pytest.mark.parametrize("extra,msg", [
     (["--ns", "1,16"], "exceeds the smallest pool"),
     (["--ns", "a,b"], "--ns"),

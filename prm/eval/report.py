@@ -102,14 +102,18 @@ def reading(domain: str, d: dict) -> list[str]:
     ns = bon["ns"]
     n = ns[-1]
     m = bon["methods"]
-    lines.append(f"Policy alone (random pick): {pct(m['random']['mean'][-1])}; pass@{n} (oracle): "
-                 f"{pct(m['oracle']['mean'][-1])}. Every selection method lives between these two.")
+    # `prm eval bon --methods` may leave out the random pick and the oracle: say only what was measured
+    rnd, orc = (m[k]["mean"][-1] if k in m else None for k in ("random", "oracle"))
+    if rnd is not None and orc is not None:
+        lines.append(f"Policy alone (random pick): {pct(rnd)}; pass@{n} (oracle): {pct(orc)}. "
+                     "Every selection method lives between these two.")
     labels = d.get("labels", {})
     if labels and all(v.get("positive", 0) == 0 for v in labels.values()):
-        lines.append("**The reward models had nothing to learn from:** no training step was labeled correct "
-                     f"(the policy solves {pct(m['random']['mean'][-1])} of test samples). Every RM result below "
+        solves = f" (the policy solves {pct(rnd)} of test samples)" if rnd is not None else ""
+        lines.append("**The reward models had nothing to learn from:** no training step was labeled correct"
+                     f"{solves}. Every RM result below "
                      "is a model that never saw a correct step; read it as a check of the pipeline, not of PRMs.")
-    if m["oracle"]["mean"][-1] - m["random"]["mean"][-1] < 0.02:
+    if rnd is not None and orc is not None and orc - rnd < 0.02:
         lines.append(f"The pool leaves almost no room for selection (oracle within 2 points of random), "
                      f"so no reward model can show a gain here.")
     for key, delta in d.get("deltas", {}).items():
