@@ -22,14 +22,13 @@ and `scorer.stats["truncated_steps"]` counts them (model output never raises). A
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from prm.errors import UserError
-from prm.scoring.formats import FORMATS, Options
+from prm.scoring.formats import FORMATS, Options, read_config
 from prm.sequence import Encoded, truncate_left
 
 BACKENDS = ("auto", "transformers", "vllm")
@@ -38,12 +37,7 @@ BACKENDS = ("auto", "transformers", "vllm")
 def read_settings(model_dir: str | Path) -> dict:
     """config.prm_toolkit of a saved model; UserError naming the file when it is missing."""
     cfg_path = Path(model_dir) / "config.json"
-    if not cfg_path.exists():
-        raise UserError(f"{cfg_path}: no such file (is {model_dir} a model directory trained by `prm train`?)")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as e:
-        raise UserError(f"{cfg_path}: invalid JSON ({e.msg})") from None
+    cfg = read_config(model_dir, what="a model directory trained by `prm train`")
     settings = cfg.get("prm_toolkit")
     if not isinstance(settings, dict):
         raise UserError(f"{cfg_path}: field 'prm_toolkit' missing: the model was not trained by prm-toolkit")

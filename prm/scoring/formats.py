@@ -244,10 +244,11 @@ FORMATS = {
 ARCHITECTURES = {"Qwen2ForProcessRewardModel": "qwen2.5-math-prm", "Qwen2ForPrmModel": "value-head"}
 
 
-def read_config(model_dir: str | Path) -> dict:
+def read_config(model_dir: str | Path, what: str = "a model directory") -> dict:
+    """config.json of a model dir as a dict; UserError naming the file when missing or not JSON."""
     path = Path(model_dir) / "config.json"
     if not path.exists():
-        raise UserError(f"{path}: no such file (is {model_dir} a model directory?)")
+        raise UserError(f"{path}: no such file (is {model_dir} {what}?)")
     try:
         cfg = json.loads(path.read_text())
     except json.JSONDecodeError as e:
