@@ -32,6 +32,28 @@ def test_atomic_write_keeps_the_mode(tmp_path, umask_022, before, want):
     assert os.stat(path).st_mode & 0o777 == want and path.read_text() == '{"a": 1}\n'
 
 
+@pytest.mark.parametrize("before, want", [(None, 0o644), (0o640, 0o640)])
+def test_report_json_write_keeps_the_mode_too(tmp_path, umask_022, before, want):
+    # results.json / report.md went through a second atomic writer that left mkstemp's 0600
+    from prm.eval.report import write_json
+
+    path = tmp_path / "results.json"
+    if before is not None:
+        path.write_text("{}")
+        path.chmod(before)
+    write_json(path, {"a": 1})
+    assert os.stat(path).st_mode & 0o777 == want and json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]      # no temporary file left
+
+
+@pytest.mark.parametrize("argv", [["--eval", "-1"], ["--eval-n", "0"], ["--compare-problems", "0"], ["--eval", "x"]])
+def test_policy_counts_are_checked_at_parse_time(argv, capsys):
+    from prm.cli import main
+
+    assert main(["policy", "info", "--domain", "math", *argv]) == 2
+    assert argv[0] in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("line, field", [
     ('{"id": "a", "metadata": {"x": NaN}}', "metadata.x"),
     ('{"labels": [true, Infinity]}', "labels"),

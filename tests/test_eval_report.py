@@ -33,6 +33,21 @@ def test_reading_says_when_the_prm_wins_and_when_it_does_not():
     assert "prm:min **won**" not in flat.split("vs **random**")[0] or "no clear difference" in flat
 
 
+@pytest.mark.parametrize("headline,lo,hi,says", [
+    ("prm:min", -0.30, -0.20, True),      # the demo's headline lost: point at the curve and the diagnosis
+    ("prm:min", -0.10, 0.05, False),      # no clear loss: no excuse offered
+    ("prm:min", 0.05, 0.20, False),       # a win
+    (None, -0.30, -0.20, False),          # `prm eval bon` on a user's pool: no headline, nothing about tiny models
+])
+def test_reading_points_a_losing_demo_headline_at_the_learning_curve(headline, lo, hi, says):
+    d = {"bon": {"ns": [1, 16], "methods": {}},
+         "deltas": {"prm:min - majority": {"mean": [0.0, (lo + hi) / 2], "lo": [0.0, lo], "hi": [0.0, hi]}}}
+    if headline:
+        d["headline"] = headline
+    text = " ".join(reading("math", d))
+    assert ("expected result" in text and "prm_scaling" in text and "docs/prm_diagnosis.md" in text) is says
+
+
 def test_report_warns_loudly_about_missing_stages(tmp_path):
     d = _domain()
     d["stages"]["train PRM"] = {"status": "missing", "seconds": 0.0, "detail": "ImportError: no prm.train"}

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from fakes import canned_sampler, good_bad_scorer, length_scorer, menu_sampler
+from fakes import FakeSampler, canned_sampler, good_bad_scorer, length_scorer, menu_sampler
 from prm.cli import main
 from prm.records import PoolRecord, Problem, SearchResult
+from prm.sampler import Completion
 from prm.search import STRATEGIES, Strategy
 from prm.search.beam import BeamConfig
 from prm.search.best_of_n import BestOfNConfig
@@ -149,3 +150,45 @@ def test_search_model_and_policy_vocabulary(model, policy, expected, note, monke
     else:
         assert policy_dir(args) == expected
         assert note in capsys.readouterr().err
+
+
+def test_prm_search_seeds_each_request_by_its_problem_not_its_position(monkeypatch, tmp_path):
+    """`--seed` reaches every request as request_seed(seed, problem id), as in `prm sample` and the demo:
+    the same problem draws with the same seed whether it is first or last, alone or in a batch. Before,
+    requests went unseeded, so the engine's batching decided the draws."""
+    pytest.importorskip("verifiers.math")
+    from prm.sampler.base import request_seed
+
+    seen: dict[str, list] = {}
+
+    def sampler(_cfg):
+        def complete(prompt, params):
+            seen.setdefault(prompt, []).append(params.seed)
+            return [Completion("The answer is 7.", [1] * 5, None, "stop", 3, 5) for _ in range(params.n)]
+        return FakeSampler(complete)
+
+    monkeypatch.setattr("prm.sampler.make_sampler", sampler)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    for order in (MATH, MATH[::-1], MATH[1:]):
+        problems = tmp_path / "p.jsonl"
+        problems.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in order))
+        assert main(["search", "--method", "bon", "--problems", str(problems), "--model", str(tmp_path / "m"),
+                     "--n", "2", "--seed", "5", "--out", str(tmp_path / "o.jsonl")]) == 0
+    by_question = {p.question: p.id for p in MATH}
+    for prompt, seeds in seen.items():
+        pid = next(i for q, i in by_question.items() if q in prompt)
+        assert seeds and set(seeds) == {request_seed(5, pid)}, (pid, seeds)
+    assert len(seen) == len(MATH) and len({s[0] for s in seen.values()}) == len(MATH)
+
+
+@pytest.mark.parametrize("method", ["bon", "beam"])
+def test_search_seed_flag_fills_the_strategy_seed(method):
+    from prm.commands.search import strategy_config
+    from prm.search import STRATEGIES
+
+    from test_cli_vocab import parser_for
+
+    args = parser_for("search").parse_args(["--method", method, "--problems", "p", "--model", "m", "--out", "o",
+                                            "--seed", "9"])
+    assert strategy_config(STRATEGIES[method], args).seed == 9

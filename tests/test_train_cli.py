@@ -51,7 +51,13 @@ CHANGES = [
     (["--save-steps", "11"], "save_steps", 11),
     (["--no-resume"], "resume", False),
     (["--keep-checkpoints"], "keep_checkpoints", True),
+    (["--backbone-lr", "0"], "backbone_lr", 0.0),
+    (["--best-on-eval"], "best_on_eval", True),
+    (["--early-stopping", "2"], "early_stopping", 2),
 ]
+# flags that are only valid with another one: compared against the defaults plus that one
+NEEDS = {"best_on_eval": (["--eval", "e.jsonl"], {"eval_file": "e.jsonl"}),
+         "early_stopping": (["--eval", "e.jsonl"], {"eval_file": "e.jsonl"})}
 
 
 def config(argv: list[str]) -> TrainConfig:
@@ -110,8 +116,9 @@ def test_flags_alone_give_trainconfigs_defaults():
 
 @pytest.mark.parametrize("argv,name,want", CHANGES, ids=[c[1] for c in CHANGES])
 def test_each_flag_sets_its_field_and_only_it(argv, name, want):
-    got = config(BASE + argv)        # a flag given twice (--model): the last one wins
-    default = TrainConfig(**REQUIRED)
+    extra_argv, extra = NEEDS.get(name, ([], {}))
+    got = config(BASE + extra_argv + argv)        # a flag given twice (--model): the last one wins
+    default = TrainConfig(**REQUIRED, **extra)
     assert getattr(got, name) == want != getattr(default, name)
     rest = lambda c: {k: v for k, v in c.__dict__.items() if k != name}  # noqa: E731
     assert rest(got) == rest(default)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 
+from prm.commands.argtypes import nonneg_int, positive_int
 from prm.errors import UserError
 
 
@@ -28,12 +29,12 @@ def add_arguments(p):
     p.add_argument("--domain", choices=["math", "code"], required=True)
     p.add_argument("--quick", action="store_true", help="the small, fast-trained variant")
     p.add_argument("--cache-dir", default=None, help="default: $PRM_CACHE_DIR/policy or ~/.cache/prm-toolkit/policy")
-    p.add_argument("--eval", type=int, default=0, metavar="N",
+    p.add_argument("--eval", type=nonneg_int, default=0, metavar="N",
                    help="after train/info: sample N held-out test problems and report accuracy")
-    p.add_argument("--compare-problems", type=int, default=30, metavar="N",
+    p.add_argument("--compare-problems", type=positive_int, default=30, metavar="N",
                    help="train: when the rebuild differs from the shipped copy, held-out problems to compare "
                         "both on (x --eval-n samples each)")
-    p.add_argument("--eval-n", type=int, default=8, help="samples per problem for --eval")
+    p.add_argument("--eval-n", type=positive_int, default=8, help="samples per problem for --eval")
     p.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="transformers",
                    help="sampler backend for --eval")
 

@@ -64,7 +64,9 @@ def add_arguments(p):
     g.add_argument("--temperature", type=nonneg_float, default=1.0)
     g.add_argument("--top-p", type=fraction, default=1.0)
     g.add_argument("--max-tokens", type=positive_int, default=256, help="bon: tokens per sample")
-    g.add_argument("--seed", type=nonneg_int, default=0, help="engine seed: same seed, problems and flags, same samples")
+    g.add_argument("--seed", type=nonneg_int, default=0,
+                   help="base seed: each request draws with a seed from it and its problem (bon) or prefix and "
+                        "depth (beam), so the same seed gives the same samples whatever the order or batching")
     g.add_argument("--scorer-backend", default="auto", help="scorer backend: auto, transformers or vllm")
     add_format_flags(g, prefix="scorer-")
     add_engine_flags(p.add_argument_group("policy engine"))
@@ -108,10 +110,11 @@ def policy_dir(args) -> str:
 
 
 def strategy_config(strategy, args):
-    """The strategy's config from the flags that share its fields' names; the per-request seed stays
-    None (see prm/search/beam.py, BeamConfig.seed)."""
+    """The strategy's config from the flags that share its fields' names, --seed included: requests are
+    seeded per problem / prefix as in `prm sample` and the demo (an unseeded request's draw depends on
+    how the engine batched it, so a rerun or a --limit changed the samples)."""
     given = {f.name: getattr(args, f.name) for f in fields(strategy.config)
-             if f.name != "seed" and getattr(args, f.name, None) is not None}
+             if getattr(args, f.name, None) is not None}
     return strategy.config(**given)
 
 

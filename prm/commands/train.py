@@ -33,11 +33,12 @@ from prm.train.config import TrainConfig
 # finite_float by its type hint (max_steps: -1 = use epochs; eval_steps: None = per epoch)
 _TYPES = {
     "learning_rate": argtypes.positive_float,  # max_length: TrainConfig checks it (>= 8)
+    "backbone_lr": argtypes.nonneg_float,
     "num_train_epochs": argtypes.positive_float, "per_device_train_batch_size": argtypes.positive_int,
     "per_device_eval_batch_size": argtypes.positive_int, "gradient_accumulation_steps": argtypes.positive_int,
     "warmup_ratio": argtypes.unit_float, "weight_decay": argtypes.nonneg_float, "seed": argtypes.nonneg_int,
     "max_pairs_per_problem": argtypes.positive_int, "lora_r": argtypes.nonneg_int, "lora_alpha": argtypes.positive_int,
-    "logging_steps": argtypes.positive_int, "eval_steps": argtypes.positive_int, "save_steps": argtypes.positive_int,
+    "logging_steps": argtypes.positive_int, "early_stopping": argtypes.nonneg_int, "eval_steps": argtypes.positive_int, "save_steps": argtypes.positive_int,
 }
 _BY_HINT = {int: argtypes.at_least(-1), float: argtypes.finite_float}
 

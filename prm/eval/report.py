@@ -23,11 +23,19 @@ SCHEMA_VERSION = 1
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    from prm.records import file_mode
+
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = file_mode(path)      # mkstemp alone gives 0600: a report others cannot read
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: str | Path, obj: dict) -> Path:
@@ -121,6 +129,16 @@ def reading(domain: str, d: dict) -> list[str]:
         a, b = key.split(" - ")
         lines.append(f"At N={n}, **{a}** vs **{b}**: {pts(delta['mean'][-1])} points "
                      f"(95% interval {pts(delta['lo'][-1])} to {pts(delta['hi'][-1])}): {a} **{word}**.")
+    head = d.get("headline")                     # set by `prm demo` only: its embedded tiny models
+    lost = d.get("deltas", {}).get(f"{head} - majority") if head else None
+    if lost and lost["hi"][-1] < 0:
+        lines.append(f"**{head} is below majority vote. With the embedded tiny models that is the expected result**: "
+                     "on the learning curve (BENCHMARKS.md, `prm_scaling`; 256 to 12,800 training samples, every label source, "
+                     "math and code) the token-classification PRM stays below majority with the interval below "
+                     "zero, and no training recipe tried moved its within-problem ranking off chance "
+                     "(`prm_recipes`). Why, and what would reach it (a larger judge trained as a language model, "
+                     "or far more labels): docs/prm_diagnosis.md. The likelihood-ratio row, where present, is the "
+                     "scorer that earns its keep here.")
     beam = d.get("beam")
     if beam and beam.get("accuracy") is not None and beam.get("bon_at_equal_compute"):
         eq = beam["bon_at_equal_compute"]

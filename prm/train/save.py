@@ -69,6 +69,9 @@ def save_run(trainer, tokenizer, cfg: TrainConfig, settings: dict, stats: DataSt
     report = {"config": _jsonable(cfg.to_dict()), "data": stats.to_dict(),
               "train": _jsonable(train_metrics), "eval": _jsonable(eval_metrics),
               "log_history": _jsonable(trainer.state.log_history),
+              # with --best-on-eval the saved weights are this step's, not the last step's
+              "best": ({"step": trainer.state.best_global_step, "eval_loss": trainer.state.best_metric}
+                       if trainer.args.load_best_model_at_end else None),
               "resumed_from": resumed_from, "world_size": trainer.args.world_size,
               "distributed_type": str(trainer.accelerator.distributed_type)}
     (out / "train_report.json").write_text(json.dumps(report, indent=1))

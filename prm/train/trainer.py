@@ -117,9 +117,10 @@ def _trainer_class():
         """Trainer with the reward-model losses; everything else (DDP/FSDP/DeepSpeed, checkpoints,
         resume, logging) is the stock Trainer."""
 
-        def __init__(self, *args, objective: str, **kwargs):
+        def __init__(self, *args, objective: str, backbone_lr: float | None = None, **kwargs):
             super().__init__(*args, **kwargs)
             self.objective = objective
+            self.backbone_lr = backbone_lr
             # prm / orm: ask the Trainer for the number of labeled positions in the global batch
             # (summed over accumulation steps and gathered over ranks) and normalise by it, so the
             # loss is already scaled for accumulation. pairwise keeps a per-batch mean over pairs.
@@ -127,6 +128,23 @@ def _trainer_class():
             self.model_accepts_loss_kwargs = token_level
             self.loss_is_scaled_for_ga = token_level
             self._loss_shifts_labels = False   # a label sits on its own token: nothing is shifted
+
+        def create_optimizer(self, model=None):
+            # the stock optimizer (AdamW, decay split) with one more split: the score head at
+            # --lr, the rest at --backbone-lr; the scheduler scales each group from its own rate
+            if self.backbone_lr is None or self.optimizer is not None:
+                return super().create_optimizer(model)
+            opt_model = self.model if model is None else model
+            decay = set(self.get_decay_parameter_names(opt_model))
+            groups: dict[tuple[bool, bool], list] = {}
+            for name, p in opt_model.named_parameters():
+                if p.requires_grad:
+                    groups.setdefault((is_head(name), name in decay), []).append(p)
+            cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            self.optimizer = cls([{"params": ps, "lr": self.args.learning_rate if head else self.backbone_lr,
+                                   "weight_decay": self.args.weight_decay if dec else 0.0}
+                                  for (head, dec), ps in groups.items()], **kwargs)
+            return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)
@@ -145,6 +163,15 @@ def _trainer_class():
 
 
 # ----------------------------------------------------------------------------- model
+HEAD_MODULES = ("score", "classifier")   # the token-classification head's name across HF architectures
+
+
+def is_head(param_name: str) -> bool:
+    """Whether a parameter belongs to the classification head ("score.weight", "base_model...classifier.bias")."""
+    parts = param_name.split(".")
+    return any(p in HEAD_MODULES for p in parts[:-1])
+
+
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
@@ -177,6 +204,16 @@ def load_backbone(cfg: TrainConfig, tokenizer):
     if new_tokens:
         model.resize_token_embeddings(len(tokenizer))   # the step tag; new rows start at the mean
     model.config.pad_token_id = tokenizer.pad_token_id
+    if cfg.backbone_lr == 0:
+        if new_tokens:
+            raise UserError(f"--backbone-lr 0 freezes the embeddings, but the step tag {tokenizer.convert_ids_to_tokens(len(tokenizer) - 1)!r} "
+                            "is a new token whose embedding must be trained; give --step-tag none, a tag the "
+                            "tokenizer already has, or a small --backbone-lr instead of 0")
+        heads = [n for n, _ in model.named_parameters() if is_head(n)]
+        if not heads:
+            raise UserError(f"--backbone-lr 0: found no head module named one of {HEAD_MODULES} in {cfg.model!r}")
+        for name, p in model.named_parameters():
+            p.requires_grad_(is_head(name))
     if cfg.lora_r > 0:
         from peft import LoraConfig, TaskType, get_peft_model
 
@@ -220,6 +257,9 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
     tokenizer = load_tokenizer(cfg.model)
     step_tag, step_tag_id, train, ev, stats = prepare(cfg, tokenizer, progress=progress)
     data_hash = file_sha256(cfg.train_file)
+    if (cfg.best_on_eval or cfg.early_stopping) and not ev:
+        raise UserError(f"{cfg.eval_file}: no usable eval samples for objective {cfg.objective!r}, so there is no "
+                        "held-out loss for --best-on-eval / --early-stopping to follow")
 
     last = None
     run_file = ckpt_dir / "run.json"
@@ -236,12 +276,17 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
     model = load_backbone(cfg, tokenizer)
     args = cfg.training_arguments(str(ckpt_dir), has_eval=bool(ev))
     RMTrainer = _trainer_class()
+    callbacks = []
+    if cfg.early_stopping:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping))
     trainer = RMTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=ev or None,
         data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer,
         compute_metrics=(lambda p: step_metrics(p.predictions, p.label_ids, cfg.objective)),
         preprocess_logits_for_metrics=_pair_rewards if cfg.objective == "pairwise" else _margin_for_metrics,
-        objective=cfg.objective)
+        objective=cfg.objective, backbone_lr=cfg.backbone_lr, callbacks=callbacks)
     if trainer.is_world_process_zero():
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         run_file.write_text(json.dumps({"data_sha256": data_hash, "objective": cfg.objective}))

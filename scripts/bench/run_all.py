@@ -38,6 +38,7 @@ EXPECTED = {
     "growth": "growth of labeling, training, scoring time with samples and solution length",
     "math_heldout": "math verifier vs math-verify on held-out phrasing and published labels (dev split)",
     "prm_scaling": "PRM learning curve: best-of-16 vs training-set size, PRM vs ORM vs majority",
+    "prm_recipes": "PRM training recipes on the validation pool: probe, backbone rate, hard negatives, early stopping, depth",
     "threads": "torch threads: default vs prm.threads, idle and beside a busy process",
     "grpo": "GRPO with a PRM reward: outcome vs PRM vs outcome + PRM, held-out accuracy before and after",
     "serve": "prm serve under concurrent clients vs the in-process scorer; no request lost across a restart",
