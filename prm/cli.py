@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from prm import __version__, threads
 from prm.errors import UserError
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         # a bad flag value is user input like any other: one line, exit 2 (argparse's own exit status)
         print(f"{err.prog}: error: {err} (see {err.prog} --help)", file=sys.stderr)
         return 2
+    previous = _on_sigterm_unwind()
     try:
         return int(module.run(args) or 0)
     except UserError as err:
@@ -89,6 +92,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"prm {name}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"prm {name}: terminated (SIGTERM); engines and files were closed", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so `finally` blocks run: the default action ends Python
+    at once, which left vLLM's engine processes (several GiB each) running as orphans after
+    `kill <prm pid>` and no temporary file cleaned up. BaseException, like KeyboardInterrupt, so a
+    command's `except Exception` does not swallow it."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _on_sigterm_unwind():
+    """Install the SIGTERM handler (main thread only); returns the one it replaced, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
