@@ -34,6 +34,7 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -518,20 +519,20 @@ def file_mode(path: str | os.PathLike) -> int:
         return 0o666 & ~_umask()
 
 
-def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable) -> int:
-    """Write all rows to `path` via a temp file + rename: readers see the old file or the whole new one.
-    The new file keeps the mode of the one it replaces (a new one gets the umask's, like `open`)."""
+@contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[Any]:
+    """A text handle whose content replaces `path` only when the block ends without an error (temp
+    file + fsync + rename: readers see the old file or the whole new one, and a failed write leaves
+    no temp file). The new file keeps the mode of the one it replaces (a new one gets the umask's,
+    like `open`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    n = 0
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(_dumps(row) + "\n")
-                n += 1
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -541,7 +542,22 @@ def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable) -> int:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable) -> int:
+    """Write all rows to `path` atomically (`atomic_open`); returns how many."""
+    n = 0
+    with atomic_open(path) as fh:
+        for row in rows:
+            fh.write(_dumps(row) + "\n")
+            n += 1
     return n
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (`atomic_open`)."""
+    with atomic_open(path) as fh:
+        fh.write(text)
 
 
 def repair_tail(path: str | os.PathLike) -> int:

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from prm.errors import UserError
-from prm.records import repair_tail
+from prm.records import repair_tail, write_text_atomic
 
 SUFFIX = ".resume.json"
 
@@ -84,11 +84,7 @@ def _has_records(out: Path) -> bool:
 
 def write(out: str | os.PathLike, fp: dict) -> None:
     """Store `fp` next to `out`, atomically (a crash leaves the old fingerprint or the new one)."""
-    path = sidecar(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(fp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(sidecar(out), json.dumps(fp, indent=1, sort_keys=True) + "\n")
 
 
 def begin(out: str | os.PathLike, fp: dict, *, restart: str | None = "--overwrite") -> bool:

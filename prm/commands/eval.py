@@ -93,12 +93,13 @@ BON_FILES = ("results.json", "manifest.json", "report.md", "bon.png")  # what `p
 
 
 def load_model_scorer(path: str, backend: str = "auto", format: str | None = None, sep: str | None = None):
-    if not path.lower().startswith(("http://", "https://")) and not Path(path).exists():  # a `prm serve` URL
-        raise UserError(f"--scorer: no such model directory: {path}")
     try:
         from prm.scoring import load_scorer
+        from prm.scoring.remote import is_url
     except ImportError as e:
         raise UserError(f"--scorer: model scoring is not available in this install ({e})") from None
+    if not is_url(path) and not Path(path).exists():  # a `prm serve` URL is not a path
+        raise UserError(f"--scorer: no such model directory: {path}")
     return load_scorer(path, backend=backend, format=format, sep=sep)
 
 

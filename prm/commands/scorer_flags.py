@@ -6,13 +6,13 @@ formats themselves are `prm.scoring.formats.FORMATS`.
 
 from __future__ import annotations
 
-FORMAT_NAMES = ("toolkit", "trl", "qwen2.5-math-prm", "math-shepherd", "rlhflow", "value-head")
+from prm.scoring.formats import FORMATS
 
 
 def add_format_flags(group, prefix: str = "") -> None:
     """`--{prefix}format` and `--{prefix}sep` (search uses prefix "scorer-": its --format-free flags
     are the policy's)."""
-    group.add_argument(f"--{prefix}format", choices=FORMAT_NAMES, default=None,
+    group.add_argument(f"--{prefix}format", choices=tuple(FORMATS), default=None,
                        help="how the scorer checkpoint writes steps and is read (default: from its config.json): "
                             "toolkit = `prm train`; trl = TRL PRMTrainer (needs --sep); qwen2.5-math-prm; "
                             "math-shepherd; rlhflow; value-head = Skywork-o1-Open-PRM (docs/real_models.md)")

@@ -40,6 +40,7 @@ from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.commands.scorer_flags import add_format_flags
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
+from prm.scoring.remote import is_url
 from prm.search.aggregate import AGGREGATIONS
 
 POLICY_NAMES = ("math", "code")
@@ -82,7 +83,7 @@ def _scorer_specs(specs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, spec in enumerate(specs):
         name, _, path = spec.partition("=") if "=" in spec else (f"rm{k}" if k else "prm", "", spec)
-        if not path.lower().startswith(("http://", "https://")) and not Path(path).exists():  # a `prm serve` URL
+        if not is_url(path) and not Path(path).exists():  # a `prm serve` URL is not a path
             raise UserError(f"--scorer {spec}: no such model directory: {path}")
         if name in out:
             raise UserError(f"--scorer: name {name!r} given twice")

@@ -14,33 +14,17 @@ The reading is generated from the numbers by fixed rules, never written by hand:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from prm.records import write_text_atomic
 
 PRIMARY_AGG = "min"
 SCHEMA_VERSION = 1
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    from prm.records import file_mode
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = file_mode(path)      # mkstemp alone gives 0600: a report others cannot read
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | Path, obj: dict) -> Path:
     path = Path(path)
-    _atomic_write(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False, default=str) + "\n")
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False, default=str) + "\n")
     return path
 
 
@@ -274,6 +258,6 @@ def write_outputs(out_dir: str | Path, results: dict, manifest: dict) -> dict[st
     results = {"schema_version": SCHEMA_VERSION, **results}
     paths = {"results": write_json(out_dir / "results.json", results),
              "manifest": write_json(out_dir / "manifest.json", manifest)}
-    _atomic_write(out_dir / "report.md", render_report(results, manifest))
+    write_text_atomic(out_dir / "report.md", render_report(results, manifest))
     paths["report"] = out_dir / "report.md"
     return paths

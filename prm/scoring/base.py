@@ -28,16 +28,18 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from prm.errors import UserError
-from prm.scoring.formats import FORMATS, Options, read_config
+from prm.scoring.formats import FORMATS, Options, check_format, detect, read_config
 from prm.sequence import Encoded, truncate_left
 
 BACKENDS = ("auto", "transformers", "vllm")
 
 
-def read_settings(model_dir: str | Path) -> dict:
-    """config.prm_toolkit of a saved model; UserError naming the file when it is missing."""
+def read_settings(model_dir: str | Path, cfg: dict | None = None) -> dict:
+    """config.prm_toolkit of a saved model (from `cfg`, its config.json when already read); UserError
+    naming the file when it is missing."""
     cfg_path = Path(model_dir) / "config.json"
-    cfg = read_config(model_dir, what="a model directory trained by `prm train`")
+    if cfg is None:
+        cfg = read_config(model_dir, what="a model directory trained by `prm train`")
     settings = cfg.get("prm_toolkit")
     if not isinstance(settings, dict):
         raise UserError(f"{cfg_path}: field 'prm_toolkit' missing: the model was not trained by prm-toolkit")
@@ -93,8 +95,6 @@ class Scorer:
                  sep: str | None = None):
         from transformers import AutoTokenizer
 
-        from prm.scoring.formats import check_format, detect, read_config
-
         self.model_dir = str(model_dir)
         cfg = read_config(model_dir)
         self.format = format or detect(model_dir, cfg)
@@ -103,7 +103,7 @@ class Scorer:
             if sep is not None:
                 raise UserError(f"{self.model_dir}: a `prm train` model reads its separator from config.json; "
                                 "--sep is for the trl format")
-            self.settings = read_settings(model_dir)
+            self.settings = read_settings(model_dir, cfg)
         else:
             if sep is not None and self.format != "trl":
                 raise UserError(f"--sep is for the trl format; the {self.format} format writes steps its own way")

@@ -17,8 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from prm.errors import UserError
-
-API_KEY_ENV = "PRM_API_KEY"
+from prm.scoring.remote import API_KEY_ENV   # the variable the client reads is the one the server reads
 LOOPBACK_NAMES = ("localhost",)
 
 

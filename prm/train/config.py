@@ -19,6 +19,7 @@ Objectives (ORM and PRM share tokenizer, sequence builder and head; they differ 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 OBJECTIVES = ("prm", "orm", "pairwise", "implicit")
@@ -113,12 +114,12 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if not self.beta > 0:
             raise ValueError(f"beta must be > 0, got {self.beta}")
-        if (self.best_on_eval or self.early_stopping) and not self.eval_file:
+        if self.keeps_best and not self.eval_file:
             raise ValueError("best_on_eval / early_stopping need an eval file (--eval) to measure the held-out loss on")
         if self.early_stopping < 0:
             raise ValueError(f"early_stopping must be >= 0, got {self.early_stopping}")
         if self.backbone_lr is not None:
-            if not (self.backbone_lr >= 0 and self.backbone_lr != float("inf")):
+            if not (math.isfinite(self.backbone_lr) and self.backbone_lr >= 0):
                 raise ValueError(f"backbone_lr must be a finite number >= 0, got {self.backbone_lr}")
             if self.objective == "implicit":
                 raise ValueError("backbone_lr: the implicit objective has no separate head (it trains the whole LM)")
@@ -129,6 +130,11 @@ class TrainConfig:
             raise ValueError(f"max_length {self.max_length} is too small")
         if self.shard is not None and not (len(self.shard) == 2 and 0 <= self.shard[0] < self.shard[1]):
             raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {self.shard}")
+
+    @property
+    def keeps_best(self) -> bool:
+        """Whether the saved model is the checkpoint with the lowest held-out loss (early stopping implies it)."""
+        return self.best_on_eval or self.early_stopping > 0
 
     @property
     def kind(self) -> str:
@@ -178,7 +184,7 @@ class TrainConfig:
             use_cpu=not torch.cuda.is_available(),
             dataloader_pin_memory=torch.cuda.is_available(),
         )
-        if (self.best_on_eval or self.early_stopping) and has_eval:
+        if self.keeps_best and has_eval:
             # the best checkpoint can only be reloaded if one was saved at every evaluation
             kw.update(save_strategy=eval_strategy, save_steps=self.eval_steps or self.save_steps,
                       load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False)

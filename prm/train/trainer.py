@@ -257,7 +257,7 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
     tokenizer = load_tokenizer(cfg.model)
     step_tag, step_tag_id, train, ev, stats = prepare(cfg, tokenizer, progress=progress)
     data_hash = file_sha256(cfg.train_file)
-    if (cfg.best_on_eval or cfg.early_stopping) and not ev:
+    if cfg.keeps_best and not ev:
         raise UserError(f"{cfg.eval_file}: no usable eval samples for objective {cfg.objective!r}, so there is no "
                         "held-out loss for --best-on-eval / --early-stopping to follow")
 
