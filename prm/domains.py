@@ -75,13 +75,13 @@ def _math_extract(text: str) -> str | None:
 def _math_judge(problems: Sequence["Problem"], texts: Sequence[str], cfg: JudgeConfig) -> list[Judgment]:
     """`verifiers.math.grade(text, gold)` on a thread pool. Threads are enough and safe: the math
     verifier bounds its sympy work in its own helper processes (no `signal.alarm`)."""
-    from verifiers.math import extract_answer, grade
+    from verifiers.math import grade
 
     def one(job: tuple) -> Judgment:
         p, text = job
         try:
             v = grade(text, p.answer, timeout=cfg.math_timeout)
-            return Judgment(v.correct, v.reason, answer=extract_answer(text))
+            return Judgment(v.correct, v.reason, answer=v.answer)  # the answer that was graded
         except Exception as err:  # noqa: BLE001 - the verifier promises not to raise; a bug must not stop a run
             return Judgment(None, f"verifier error: {type(err).__name__}: {err}")
 

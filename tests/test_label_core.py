@@ -124,6 +124,20 @@ def test_direct_end_to_end():
     assert off[2].labels == [True, True, None] and off[2].extra["first_error"] is None
 
 
+@pytest.mark.parametrize("gold,last,label", [
+    # issue 25: the last step is graded by `grade`, the one path the outcome judge takes too
+    ("2, 3", r"(a) The first count is $\boxed{2}$. (b) The second is $\boxed{3}$.", True),
+    ("2, 4", r"(a) The first count is $\boxed{2}$. (b) The second is $\boxed{3}$.", False),  # stays wrong
+    (r"Counting gives two. The answer is $\boxed{2}$.", "The answer is 2.", True),       # worked-solution gold
+    (r"Counting gives two. The answer is $\boxed{2}$.", "The answer is 5.", False),
+])
+def test_direct_final_step_graded_like_the_outcome(gold, last, label):
+    items = make_items([(P(a=gold), S(["Let us count.", last]))])
+    rec = label_direct(items, DirectConfig(), JUDGE)[0]
+    assert rec.labels[-1] is label
+    assert rec.extra["outcome"] is label  # the outcome judge and the step rule agree
+
+
 def test_direct_refuses_code():
     code = Problem(id="c", domain="code", question="q", tests=["assert f() == 1"], test_format="mbpp")
     sample = Sample(problem_id="c", text="def f():\n    return 1", steps=["def f():", "    return 1"])

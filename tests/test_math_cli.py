@@ -20,6 +20,30 @@ def test_single_pair(capsys, argv, code, word):
     assert capsys.readouterr().out.startswith(word)
 
 
+# Issue 25: `prm verify` grades through `verifiers.math.grade`, the path every labeler and reward
+# takes; each row below was graded differently by the old extract-then-verify path.
+MULTIPART = r"(a) The smaller root is $\boxed{2}$. (b) The larger one is $\boxed{3}$."
+WORKED_GOLD = r"Both roots follow from the factorization $(x-2)(x-3)=0$. The answer is $\boxed{2, 3}$."
+
+
+@pytest.mark.parametrize("argv,code,word", [
+    (["--gold", "2, 3", "--response", MULTIPART], 0, "correct"),             # a multi-part gold, one box per part
+    (["--gold", "2, 4", "--response", MULTIPART], 1, "wrong"),               # must stay wrong: one part differs
+    (["--gold", WORKED_GOLD, "--response", r"so $\boxed{3, 2}$"], 0, "correct"),  # the gold is a worked solution
+    (["--gold", WORKED_GOLD, "--response", r"so $\boxed{3}$"], 1, "wrong"),  # must stay wrong: a part missing
+    (["--gold", WORKED_GOLD, "--pred", "2, 3"], 0, "correct"),
+    (["--gold", "7", "--response", "7 * 2 / 2 = 7\n#### 7 apples for 2 friends"], 0, "correct"),
+])
+def test_single_pair_grades_like_the_rest_of_the_toolkit(capsys, argv, code, word):
+    from verifiers.math import grade
+
+    assert main(["verify", *argv]) == code
+    out = capsys.readouterr().out
+    assert out.startswith(word)
+    gold, text = argv[1], argv[3]
+    assert (grade(text, gold).correct is True) == (code == 0)  # the library call agrees
+
+
 def test_file_of_pairs_and_responses(tmp_path, capsys):
     f = tmp_path / "in.jsonl"
     rows = [{"gold": "1/2", "pred": "0.5"}, {"gold": "3", "response": r"so \boxed{4}"}, {"gold": 5, "pred": "5.0"},

@@ -21,6 +21,8 @@ ROWS = [
     ("Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n#### 18", "18"),
     ("#### 1,000", "1,000"),
     ("text\n#### -3.5\n", "-3.5"),
+    ("7 * 2 / 2 = 7\n#### 7 apples for 2 friends", "7"),  # issue 25: a unit and more words after the number
+    ("#### \\frac{1}{2}", "\\frac{1}{2}"),
     # answer phrases
     ("so 3 * 12 = 36 pens.\n\nThe answer is 36.", "36"),
     ("The answer is 36 pens.", "36"),
@@ -40,6 +42,14 @@ ROWS = [
     ("it costs $1,250 in total", "1,250"),
     ("about -3.5 degrees", "-3.5"),
     ("ratio 3/4", "3/4"),
+    # issue 25: numbers as people write them, and a bare answer read whole (not its last number)
+    ("The total is 2 000.", "2000"),
+    ("It costs 3,15 $", "3,15"),
+    ("3, 4", "3, 4"),
+    ("1000,99", "1000,99"),
+    ("(a,b)=(5,1)", "(a,b)=(5,1)"),
+    ("x = 5", "x = 5"),
+    ("AZYUK2A", None),  # a word, not a number: no answer
     ("No numbers here.", None),
     ("", None),
 ]

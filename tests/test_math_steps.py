@@ -93,6 +93,26 @@ def test_gsm8k_reference_quirks_are_not_flagged(step, expected):
     assert v.correct is expected, v.reason
 
 
+# Issue 25: readings under which a correct GSM8K solution wrote an equality that is false as
+# written, each next to a twin that must stay flagged (a real error of the same shape).
+@pytest.mark.parametrize("step,expected", [
+    ("<<0.1*3=0.30000000000000004>>0.3 liters", T),        # a calculator's float printed in full
+    ("<<7/3=2.3333333333333335>>", T),
+    ("<<7/3=2.3333333433333335>>", F),                     # twin: wrong in the ninth decimal
+    ("<<0.1*3=0.31>>", F),                                 # twin: short decimal, not float noise
+    ("48 is 20% greater i.e. 48 = 100% + 20% = 120% of the actual number", T),
+    ("so 20% + 30% = 60% of the class", F),                # twin: percents on both sides
+    ("the shop loses 5 thousand dollars a day, so in three days 5 * 3 = $15,000.", N),
+    ("the shop loses 5 dollars a day, so in three days 5 * 3 = $16.", F),   # twin
+    ("A bottle lasts her 14 / 1 / 4 = 14 * 4 = 56 washes.", T),            # 14 / (1/4)
+    ("A bottle lasts her 14 / 2 / 4 = 14 * 4 = 56 washes.", F),            # twin: no grouping holds
+    ("Every tray needs 80 cookies, 3 trays, so 8*3 = <<80*3=240>>240", F),  # a real GSM8K typo stays flagged
+])
+def test_gsm8k_correct_solution_readings_and_their_twins(step, expected):
+    (v,) = check_steps([step])
+    assert v.correct is expected, v.reason
+
+
 def test_embedded_synthetic_tasks_right_steps_true_and_mutations_false():
     import re
 

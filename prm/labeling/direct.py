@@ -5,8 +5,8 @@ The rule, in order:
    in it is wrong) or None (nothing in it can be checked, e.g. prose).
 2. The last step, when unchecked but stating an answer ("The answer is 12."), is checked against
    the gold answer: a final step that states a wrong answer is wrong even if it contains no
-   arithmetic. (`extract_answer` on that step alone; without the last-number fallback, so a step
-   that merely mentions a number is not taken as an answer.)
+   arithmetic. (`grade` on that step alone, the toolkit's one grading path; without the last-number
+   fallback, so a step that merely mentions a number is not taken as an answer.)
 3. The first False step is the first error: it is labeled False, steps after it follow
    `after_error` ("incorrect" = False, PRM800K / ProcessBench style; "unlabeled" = None).
 4. Steps before the first error: True when checked True; when unchecked, `unjudged` decides:
@@ -76,7 +76,7 @@ def direct_labels(verdicts: list[bool | None], outcome: bool | None, cfg: Direct
 
 
 def _step_verdicts(steps: list[str], gold: str, cfg: DirectConfig) -> tuple[list[bool | None], list[str], int]:
-    from verifiers.math import check_steps, extract_answer, verify
+    from verifiers.math import check_steps, grade
 
     try:
         vs = check_steps(steps)
@@ -85,15 +85,16 @@ def _step_verdicts(steps: list[str], gold: str, cfg: DirectConfig) -> tuple[list
         verdicts, reasons = [None] * len(steps), [f"verifier error: {type(err).__name__}"] * len(steps)
     calls = len(steps)
     if cfg.final_answer_check and verdicts and verdicts[-1] is None:
+        # `grade`, the toolkit's one grading path (multi-box answers, worked-solution golds); a last
+        # step with no marked answer (`v.answer is None`) stays unjudged instead of counting wrong
         try:
-            pred = extract_answer(steps[-1], last_number_fallback=False)
-        except Exception:
-            pred = None
-        if pred is not None:
-            v = verify(gold, pred)
+            v = grade(steps[-1], gold, last_number_fallback=False)
+        except Exception:  # the verifier promises not to raise; a bug must not stop a run
+            v = None
+        if v is not None and v.answer is not None:
             calls += 1
             if v.correct is not None:
-                verdicts[-1], reasons[-1] = v.correct, f"final answer {pred!r}: {v.reason}"
+                verdicts[-1], reasons[-1] = v.correct, f"final answer {v.answer!r}: {v.reason}"
     return verdicts, reasons, calls
 
 

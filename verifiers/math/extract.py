@@ -37,8 +37,11 @@ _PHRASE_RE = re.compile(
     r"|(?:^|\n)[ \t#*]*final\s+answer[ \t*:]*(?=\n))[ \t*]*:?\s*",
     re.IGNORECASE,
 )
+# Numbers as people write them: `1,250`, `2 000` (space thousands), `3,15` (a decimal comma: one or
+# two digits after it; `verify` reads it so only against a one-number gold), `-3.5`, `3/4`, `$12`, `50%`.
 _NUMBER_RE = re.compile(
-    r"(?<![A-Za-z\d.])-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?%?(?!\d)"
+    r"(?<![A-Za-z\d.])-?\$?\s?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d{1,3}(?: \d{3})+(?!\d|[.,]\d)|\d+,\d{1,2}(?!\d)|\d+)"
+    r"(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?%?(?!\d)"
     r"|(?<![\w.])-?\.\d+(?![A-Za-z\d])"
 )
 # What may stand between two boxes that form one answer: `\boxed{1}, \boxed{2}`,
@@ -116,7 +119,7 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
 
 
 _RETRACTION_RE = re.compile(r"\b(?:wait|actually|mistake|incorrect|wrong|however|re-?check|recheck|re-?evaluat|"
-                            r"instead|but|not)\b", re.IGNORECASE)
+                            r"instead|but|not|no)\b", re.IGNORECASE)
 
 
 def last_boxes(text: str, n: int, max_gap: int = 300) -> list[str] | None:
@@ -170,11 +173,15 @@ def _sentence_of(tail: str) -> str:
     return tail.strip()
 
 
-def _wordy(s: str) -> bool:
-    """Two or more plain words (outside LaTeX commands and `\\text{}`): a sentence, not an answer."""
+def _plain_words(s: str) -> list[str]:
+    """Plain words of two or more letters outside LaTeX commands, `\\text{}` and `$...$` (not and/or)."""
     s = re.sub(r"\\text\w*\{[^{}]*\}|\\[A-Za-z]+|\$[^$]*\$", " ", s)
-    words = [w for w in re.findall(r"[A-Za-z]{2,}", s) if w.lower() not in ("and", "or")]
-    return len(words) >= 2
+    return [w for w in re.findall(r"[A-Za-z]{2,}", s) if w.lower() not in ("and", "or")]
+
+
+def _wordy(s: str) -> bool:
+    """Two or more plain words: a sentence, not an answer."""
+    return len(_plain_words(s)) >= 2
 
 
 # Bounded spans (600 chars, last 8,000 characters) keep the scan linear on unclosed `\\[ \\[ \\[ ...` spam.
@@ -217,6 +224,10 @@ def _last_hash(text: str) -> tuple[int, str] | None:
         return None
     m = _HASH_RE.match(text, pos)
     answer = m.group(1).strip() if m else ""
+    if answer:
+        # `#### 7 apples for 2 friends` states 7: the marker's line is read as a sentence, like the
+        # text after "The answer is" (a bare `#### 7` or `#### \\frac{1}{2}` comes back unchanged)
+        answer = stated_answer(answer) or answer
     return (pos, answer) if answer else None
 
 
@@ -253,5 +264,23 @@ def extract_answer(text: str, *, last_number_fallback: bool = True) -> str | Non
     candidates = [c for c in (_last_boxed(text), _last_hash(text), _last_phrase(text)) if c]
     if candidates:
         return max(candidates, key=lambda c: c[0])[1]
+    if not last_number_fallback:
+        return None
+    if (whole := _bare_answer(text)) is not None:
+        return whole
     # Fallback: the last LaTeX math span (`$x \\geq 5$`, `\\( (7, 6) \\)`) or, after it, the last number.
-    return _last_math_or_number(text) if last_number_fallback else None
+    return _last_math_or_number(text)
+
+
+_BARE_MAX = 200
+
+
+def _bare_answer(text: str) -> str | None:
+    """A short one-line text that is not a sentence is itself the answer: `3, 4`, `1 000`,
+    `1000,99`, `$[0, 1)$`, `(a,b)=(5,1)`. Taking its last number would read `3, 4` as 4 and
+    `1 000` as 0. Any plain word sends it to the last-number fallback ("ratio 3/4" -> `3/4`,
+    "so 3 * 12 = 36 pens" -> 36); `\\text{odd}` and one-letter names are not words."""
+    s = text.strip()
+    if not s or len(s) > _BARE_MAX or "\n" in s or _plain_words(s):
+        return None
+    return s

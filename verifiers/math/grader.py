@@ -10,7 +10,14 @@ The ladder, cheapest first (each rung either decides or passes on):
    fractions, mixed numbers, percents, scientific notation; decides most GSM8K/MATH answers with no
    sympy and no subprocess;
 5. otherwise the same ladder runs in a sympy worker with a hard timeout (`symbolic.py` documents
-   the symbolic rungs); a timeout or a crash gives `correct=None`.
+   the symbolic rungs); a timeout or a crash gives `correct=None`;
+6. where the ladder says "not equal" (or "can't tell") without settling it, math-verify reads the
+   same two answers in the worker (`second_opinion.py`); only its True changes the verdict, and the
+   reason then names it. Settled, and never asked: see `_settled`.
+
+`grade(response, gold)` is the toolkit's one grading path (every command, labeler and reward): it
+reads the response's answer with `extract_answer`, reads the gold the same way when the gold is a
+worked solution (`read_gold`), joins a multi-part answer given in several boxes, then verifies.
 
 Decisions (the issue asks to decide and document):
 
@@ -31,6 +38,10 @@ Decisions (the issue asks to decide and document):
 - Base subscripts: `52_8` is 42 and not `52_{10}`; a prediction with no subscript is read in the
   gold's base when its digits fit (`52` answers `52_8`).
 - `f(x) = x + 22` (gold) ~ `x + 22`; `f(y) = 1` ~ `f(x) = 1` (the same function, its variable renamed).
+- Labels (either side, when the other has no `=`): `(a,b)=(5,1)` ~ `(5,1)`, `PQ=3, RS=7` ~ `3, 7`,
+  `S_1:S_2=5:9` ~ `5:9`, `|PQ|=2` ~ `2`, `p=5,q=2;p=7,q=2` ~ `(5,2),(7,2)`; a left side with digits or
+  operators is an equation, not a label (`x + y = 4` is not `4`).
+- A relation on one function value is a set: `2 < g(x) < 5` ~ `(2, 5)`.
 
 Asymmetry (so that a model cannot game it): the GOLD fixes the shape.
 - A prediction listing several candidates is wrong when the gold has one answer, even if one of the
@@ -51,7 +62,7 @@ from typing import Callable
 
 from verifiers.math.arith import NotArithmetic, TooComplex, decimals, evaluate, evaluate_tokens, rounds_to, tokenize
 from verifiers.math.extract import extract_answer, last_boxes
-from verifiers.math.normalize import Clean, clean, split_answers, text_key
+from verifiers.math.normalize import Clean, clean, split_answers, split_top_level, text_key
 from verifiers.math.verdict import Verdict
 
 ElementEq = Callable[[str, str, bool, bool], "tuple[bool | None, str]"]
@@ -84,6 +95,46 @@ def _as_gold_shape(g: Clean, p: Clean) -> Clean:
             re.sub(r"\\[A-Za-z]+", "", m.group(2))) and m.group(2).strip():
         return Clean(m.group(2).strip(), p.percent)
     return p
+
+
+# A label on the left of `=`: names, subscripts, `\\frac` of names, `|PQ|`, `(a,b)`, `S_1:S_2`,
+# `\\angle ABC`; no digits outside subscripts and no `+`/`-`, so `x + y = 4` and `2x = 6` stay equations.
+_SUBSCRIPT_RE = re.compile(r"_\{[^{}]*\}|_\w")
+_LABEL_DECOR_RE = re.compile(r"\\(?:frac|dfrac|angle|overline|widehat|triangle|left|right|mathrm|text|operatorname)|[{}()|:,\s]")
+
+
+def _label_value(part: str) -> str | None:
+    """`(a,b)=(5,1)` -> `(5,1)`, `|PQ|=2` -> `2`, `S_1:S_2=5:9` -> `5:9`; None when `part` is not `label = value`."""
+    m = _NAMED_VALUE_RE.match(part.strip())
+    if m is None:
+        left, _, right = part.partition("=")
+        if "=" in right or not right.strip() or not left.strip().startswith("("):
+            return None
+        m = re.match(r"^(.*?)=(.*)$", part.strip())  # `(a,b)=(5,1)`: a tuple value holds commas
+    label = _LABEL_DECOR_RE.sub("", _SUBSCRIPT_RE.sub("", m.group(1)))
+    value = m.group(2).strip()
+    if not label or not label.isalpha() or not value or _LETTER_RE.search(re.sub(r"\\[A-Za-z]+", "", value)):
+        return None
+    return value
+
+
+def _drop_labels(c: Clean) -> Clean:
+    """The values of an answer whose parts are labelled (`PQ=3, RS=7` -> `3, 7`; `p=5,q=2;p=7,q=2`
+    -> `(5, 2), (7, 2)`: `;` separates solutions, each a tuple of its values); used on the side with
+    `=` when the other side has none, so a label never has to be matched by a name."""
+    if split_answers(c.text)[0] in ("tuple", "interval", "set"):
+        return c
+    groups = split_top_level(c.text, ";")
+    if len(groups) > 1:
+        values = [[_label_value(x) for x in split_top_level(grp, ",")] for grp in groups]
+        if all(v is not None for vs in values for v in vs):
+            return Clean(", ".join(vs[0] if len(vs) == 1 else "(" + ", ".join(vs) + ")" for vs in values), c.percent)
+        return c
+    kind, parts = split_answers(c.text)
+    values = [_label_value(x) for x in parts]
+    if all(v is None for v in values):
+        return c
+    return Clean(", ".join(v if v is not None else x for v, x in zip(values, parts)), c.percent)
 
 
 def _expand_pm(s: str) -> list[str] | None:
@@ -252,6 +303,10 @@ def _hostile(s: str) -> str | None:
 @functools.lru_cache(maxsize=1 << 16)
 def _verify_cached(gold: str, pred: str, timeout: float) -> Verdict:
     g, p = clean(gold), clean(pred)
+    if "=" in g.text and "=" not in p.text:
+        g = _drop_labels(g)  # `(a,b)=(5,1)`, `S_1:S_2=5:9` against `(5,1)`, `5:9`
+    elif "=" in p.text and "=" not in g.text:
+        p = _drop_labels(p)
     p = _as_gold_shape(g, p)
     if not g.text:
         return Verdict(None, "empty gold answer")
@@ -261,7 +316,7 @@ def _verify_cached(gold: str, pred: str, timeout: float) -> Verdict:
         return Verdict(True, "identical after normalization")
     correct, reason = ladder(g, p, fast_element)
     if correct is not None:
-        return Verdict(correct, reason)
+        return _second_look(gold, pred, g, p, Verdict(correct, reason), timeout)
     for s, who in ((g.text, "gold"), (p.text, "prediction")):
         if (why := _hostile(s)) is not None:
             return Verdict(None, f"{who}: {why}")
@@ -269,10 +324,54 @@ def _verify_cached(gold: str, pred: str, timeout: float) -> Verdict:
 
     status, result = run_bounded("verify", [g.text, g.percent, p.text, p.percent], timeout)
     if status == "ok":
-        return Verdict(result[0], result[1])
+        return _second_look(gold, pred, g, p, Verdict(result[0], result[1]), timeout)
     if status == "timeout":
         return Verdict(None, f"timed out after {timeout:g} s")
-    return Verdict(None, f"sympy failed: {result}")
+    v = Verdict(None, f"sympy failed: {result}")
+    return _second_look(gold, pred, g, p, v, timeout)
+
+
+# Our "not equal" verdicts that math-verify may not overrule: the gold fixes the shape (a prediction
+# listing more answers than the gold, interval ends, a set for a tuple), base subscripts and clock
+# times are read our way, and a "not equal" from our sympy rung compared two parsed objects (math-verify
+# reads `a+2c` and `a+2d` as equal). `_settled` adds the rules that need more than the reason.
+_SETTLED = ("prediction lists", "different brackets", "a set is not a tuple", "different values in base",
+            "not a number in the gold's base", "clock times", "not equal")
+_MORE_RE = re.compile(r"gold has (\d+) elements, prediction (\d+)")
+
+
+def _compact_parts(c: Clean) -> list[str]:
+    return [re.sub(r"\s+", "", x) for x in _structure(c)[1]]
+
+
+def _settled(g: Clean, p: Clean, v: Verdict) -> bool:
+    """Is our verdict final, with no second opinion to ask?"""
+    if v.correct is True or v.reason.startswith(_SETTLED):
+        return True
+    if (m := _MORE_RE.match(v.reason)) and len(set(_compact_parts(p))) > int(m.group(1)):
+        return True  # more distinct elements than the gold: a candidate list, not another reading
+    if ("=" in g.text) != ("=" in p.text):
+        return True  # labels are gone by now: an equation (`x + y = 4`, `7 = 11a + c`) is not a value
+    gp, pp = _compact_parts(g), _compact_parts(p)
+    if len(set(gp)) < len(gp) or (len(set(pp)) < len(pp) and len(pp) == len(gp)):
+        return True  # `1, 1, 2` is a multiset; math-verify compares sets (`{1, 2}`)
+    if v.correct is False and all(evaluate(x) is not None for c in (g, p) for x in _structure(c)[1]):
+        return True  # exact numbers on both sides (`3` vs `2, 3`): nothing left to read differently
+    return any(_hostile(s) is not None for s in (g.text, p.text))
+
+
+def _second_look(gold: str, pred: str, g: Clean, p: Clean, v: Verdict, timeout: float) -> Verdict:
+    """math-verify's opinion where ours is "not equal" or "can't tell" and not settled: it reads the
+    same two answer strings (`second_opinion.py`) in the bounded worker. Only a True from it changes
+    the verdict, and the reason says whose reading it was."""
+    if _settled(g, p, v):
+        return v
+    from verifiers.math.timeout import run_bounded
+
+    status, result = run_bounded("second_opinion", [gold, pred], timeout)
+    if status == "ok" and result is True:
+        return Verdict(True, f"equal as math-verify reads them (ours: {v.reason})")
+    return v
 
 
 def verify(gold: str, pred: str, *, timeout: float = 1.0) -> Verdict:
@@ -294,21 +393,48 @@ def verify(gold: str, pred: str, *, timeout: float = 1.0) -> Verdict:
         return Verdict(None, f"internal error: {type(err).__name__}")
 
 
+def read_gold(gold: str) -> str:
+    """The answer a gold string states. A gold that is a worked solution (sentences ending in a box,
+    `####` or "the answer is") is read with the same extractor as a response (boxes side by side
+    are one list, as in a response, and so are boxes a few words apart with no retraction between);
+    a gold with no marker (`\\frac{1}{2}`, `(p,q)=(3,2)`) is the answer as written."""
+    if not isinstance(gold, str) or len(gold) > 10_000:
+        return gold
+    answer = extract_answer(gold, last_number_fallback=False)
+    if answer is None:
+        return gold
+    n = gold.count("\\boxed{") + gold.count("\\fbox{")
+    if 1 < n <= 10:  # `\\boxed{1} papers and \\boxed{2} bins`: a few words apart, still one answer
+        boxes = last_boxes(gold, n, max_gap=40)
+        if boxes is not None and boxes[-1] == answer:
+            return ", ".join(boxes)
+    return answer
+
+
 def grade(response: str, gold: str, *, timeout: float = 1.0, last_number_fallback: bool = True) -> Verdict:
-    """Extract the final answer of `response` (see `extract_answer`) and verify it against `gold`."""
+    """Is `response` (a model's full response, or a bare answer) right against `gold`?
+
+    The one grading path of the toolkit (`prm verify`, every labeler, rewards, evaluation): read
+    the final answer of `response` (`extract_answer`), read the gold the same way when it is a
+    worked solution (`read_gold`), join a multi-part answer given in several boxes, then `verify`.
+    The verdict carries the answer read from the response (`Verdict.answer`; None when none).
+    """
     if not isinstance(response, str):
         return Verdict(False, "no response")
     pred = extract_answer(response, last_number_fallback=last_number_fallback)
     if pred is None:
         return Verdict(False, "no answer found in the response")
+    gold = read_gold(gold)
     if isinstance(gold, str) and len(gold) <= 10_000:
         # A gold with n answers may be answered in n boxes, one per part: read them together.
         kind, parts = _structure(clean(gold))
-        if kind in ("list", "set") and len(parts) > 1 and len(split_answers(clean(pred).text)[1]) == 1:
+        # `\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)}`: a tuple in one box is one part, not a list
+        if kind in ("list", "set") and len(parts) > 1 and _structure(clean(pred))[0] not in ("list", "set"):
             boxes = last_boxes(response, len(parts))
             if boxes is not None and boxes[-1] == pred:
                 pred = ", ".join(boxes)
-    return verify(gold, pred, timeout=timeout)
+    v = verify(gold, pred, timeout=timeout)
+    return Verdict(v.correct, v.reason, answer=pred)
 
 
 def cache_clear() -> None:

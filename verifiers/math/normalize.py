@@ -12,6 +12,7 @@ prediction. Choices (documented in `grader.verify` too):
 - Percent: a trailing `%`/`\\%`/`percent`/`pct` is removed and remembered (`Clean.percent`); the
   grader decides what it means.
 - Thousands: `1\\,000`, `1{,}000`, `16,\\!386` and a whole answer `1 234 567` are one number;
+  `0,111` is a decimal comma (no one writes a thousands group after a zero);
   `\\mathrm{10\\ cm}` (a text command around a number) is `10 cm`, then its unit goes.
 - `... \\text{ for } k \\in \\mathbb{Z}` after a general solution is dropped.
 - Scientific notation `1.5e3` / `1.5E+3` is rewritten as `1.5\\times10^{3}`.
@@ -44,6 +45,7 @@ _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mat
 # A whole answer wrapped in a text command that starts with a number: `\mathrm{10\ cm}` -> `10\ cm`
 _NUMBER_IN_TEXT_RE = re.compile(r"^\\(?:text\w*|math(?:rm|bf|it)|mbox)\s*\{\s*(-?\d[^{}]*)\}$")
 _SPACE_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")  # `1 234 567`
+_ZERO_COMMA_RE = re.compile(r"^(-?)0,(\d+)$")
 # `... \text{ for } k \in \mathbb{Z}` after a general solution says nothing about its value
 _FOR_INTEGER_K_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*(?:for|where)\s*(?:all|any|some)?\s*\}|\b(?:for|where)\b)?\s*"
                                r"(?:[a-z]\s*\\in\s*\\mathbb\s*\{?Z\}?|\\text\{\s*(?:for|where)\s+(?:all\s+|any\s+)?"
@@ -154,6 +156,7 @@ def clean(answer: str) -> Clean:
     s = re.sub(r"\s+", " ", s).strip()
     if _SPACE_THOUSANDS_RE.match(s):
         s = s.replace(" ", "")
+    s = _ZERO_COMMA_RE.sub(r"\g<1>0.\2", s)  # `0,111` is never thousands: a decimal comma
     s = _EMPTY_SET_RE.sub(r"\\emptyset", s)
     if s.lower() in _NUMBER_WORDS:
         s = _NUMBER_WORDS[s.lower()]
@@ -179,7 +182,9 @@ def _last_of_chain(s: str) -> str:
         return s.strip()  # `x=1, y=2`, `f(x) = x or f(x) = -x` and matrices are not chains
     parts = _TOP_EQ_RE.split(s)
     if len(parts) > 2:
-        return parts[0].strip() + " = " + parts[-1].strip() if len(parts[0].strip()) <= 2 else parts[-1].strip()
+        # `x = 5+5+1 = 11` -> `x = 11` (a name keeps its value); `1 = \\zzz = x = 0` -> `0`
+        head = parts[0].strip()
+        return head + " = " + parts[-1].strip() if len(head) <= 2 and head.isalpha() else parts[-1].strip()
     if len(parts) == 2 and parts[1].strip() and _is_numeric_expr(parts[0]) \
             and not re.search(r"(?<![\\A-Za-z])[A-Za-z]", parts[1]):
         # `39 + 56 = 95` states 95 (as a longer chain states its last member); an equation with an

@@ -40,7 +40,8 @@ from verifiers.math.arith import (
 )
 from verifiers.math.verdict import Verdict
 
-MAX_STEP_CHARS = 20_000  # a longer 'step' is not a step; it is not checked
+MAX_STEP_CHARS = 20_000
+FLOAT_NOISE_DECIMALS = 12  # a decimal this long was printed by a binary float, not written by a person  # a longer 'step' is not a step; it is not checked
 _ANNOTATION_RE = re.compile(r"<<([^<>\n]{1,400})>>")
 # Words after which a number is an operand of the word, not the start of an expression.
 _OPERATOR_WORDS = frozenset(
@@ -156,6 +157,9 @@ def _compare(left: list[Token], lv: Fraction, right: list[Token], rv: Fraction) 
                     truncated = Fraction(math.trunc(other * 10 ** d), 10 ** d)
                     if rounds_to(other, value, d) or truncated == value:
                         return True, f"equal after rounding to {d} decimals" + note
+                    if d >= FLOAT_NOISE_DECIMALS and abs(value - other) <= Fraction(1, 10 ** 9) * max(abs(other), 1):
+                        # `<<0.1*3=0.30000000000000004>>`: a calculator's binary float printed in full
+                        return True, "equal up to floating-point noise" + note
                 elif other.denominator != 1 and value.denominator == 1 and \
                         value in (math.floor(other), math.ceil(other)):
                     unsure = "integer for a non-integer value (rounded count?)"
@@ -239,9 +243,52 @@ def _check_equalities(tokens: list[Token], text: str) -> list[tuple[bool | None,
         if ok is False and after is not None and after.kind == "WORD" and rv and lv and \
                 (lv / rv in _CONVERSIONS or rv / lv in _CONVERSIONS):
             ok, why = None, "looks like a unit conversion"
+        if ok is False:
+            ok, why = _second_reading(left, lv, right, rv, ok, why)
         snippet = text[left[0].start: right[-1].end]
         results.append((ok, f"{snippet!r}: {why}" if len(snippet) <= 80 else why))
     return results
+
+
+def _second_reading(left: list[Token], lv: Fraction, right: list[Token], rv: Fraction,
+                    ok: bool | None, why: str) -> tuple[bool | None, str]:
+    """Readings of a false prose equality under which a correct solution wrote it; each turns the
+    flag into "can't tell" (None), never into True. Found on GSM8K reference solutions (issue 25):
+
+    - every number on one side is a percent and none on the other (`48 = 100% + 20% = 120%` of
+      something): a share of another quantity, not a value;
+    - the sides differ by a factor of a thousand or a million (`5 * 3 = $15,000`, "5 thousand"):
+      an amount counted in thousands;
+    - `a / b / c` (spaced) holds as a / (b / c) (`14 / 1 / 4 = 14 * 4`, fourteen over a quarter).
+
+    Not among them: a prose restatement that disagrees with the calculator annotation right after it
+    (`8*3 = <<80*3=240>>240`): the written equality is false, and GSM8K's known typos are of this kind.
+    """
+    pct = [all(t.kind != "NUM" or _followed_by_pct(side, k) for k, t in enumerate(side)) for side in (left, right)]
+    has = [any(t.kind == "PCT" for t in side) for side in (left, right)]
+    if (pct[0] and has[0] and not has[1]) or (pct[1] and has[1] and not has[0]):
+        return None, "a percent of another quantity"
+    if lv and rv and (lv / rv in _SCALES or rv / lv in _SCALES):
+        return None, "an amount counted in thousands or millions"
+    for side, other in ((left, rv), (right, lv)):
+        for k in range(len(side) - 4):
+            a, d1, b, d2, c = side[k:k + 5]
+            if (a.kind == b.kind == c.kind == "NUM" and d1.text == d2.text == "/" and b.value
+                    and c.value and b.value / c.value):
+                regrouped = side[:k + 2] + [Token("NUM", b.text, b.start, c.end, b.value / c.value)] + side[k + 5:]
+                try:
+                    if evaluate_tokens(regrouped) == other:
+                        return None, "holds as a / (b / c): an ambiguous chained division"
+                except (NotArithmetic, TooComplex, RecursionError, ZeroDivisionError, OverflowError):
+                    pass
+    return ok, why
+
+
+_SCALES = frozenset({Fraction(1000), Fraction(1_000_000)})
+
+
+def _followed_by_pct(side: list[Token], k: int) -> bool:
+    return k + 1 < len(side) and side[k + 1].kind == "PCT"
 
 
 def check_step(step: str) -> Verdict:

@@ -133,7 +133,11 @@ def _proportional(d1, d2) -> bool | None:
 
 
 def _as_set(obj):
-    """A one-variable relation (or chain) as its solution set over the reals, else None."""
+    """A one-variable relation (or chain) as its solution set over the reals, else None. A relation
+    on one function value (`2 < g(x) < 5`) is a relation on that value: the set (2, 5)."""
+    if isinstance(obj, (sympy.core.relational.Relational, sympy.And, sympy.Or)) \
+            and len(calls := obj.atoms(AppliedUndef)) == 1:
+        obj = obj.xreplace({calls.pop(): sympy.Symbol("_value", real=True)})
     if isinstance(obj, (sympy.core.relational.Relational, sympy.And, sympy.Or)) \
             and not isinstance(obj, sympy.Eq) and len(obj.free_symbols) == 1:
         try:
@@ -301,4 +305,11 @@ def cache_clear() -> bool:
     return True
 
 
-OPS = {"verify": verify_clean, "parse": lambda s: str(parse(s)), "cache_clear": cache_clear}
+def second_opinion(gold: str, pred: str) -> bool | None:
+    from verifiers.math.second_opinion import equal
+
+    return equal(gold, pred)
+
+
+OPS = {"verify": verify_clean, "parse": lambda s: str(parse(s)), "cache_clear": cache_clear,
+       "second_opinion": second_opinion}
