@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prm {name}: terminated (SIGTERM); engines and files were closed", file=sys.stderr)
         return 143
     finally:
+        # an output lock (prm/paths.py) ends with its command, however it ended; in-process callers
+        # (tests, the demo) then run the next command on the same output without a stale lock
+        from prm.paths import release_locks
+
+        release_locks()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

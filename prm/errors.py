@@ -17,3 +17,14 @@ class RecordError(UserError, ValueError):
         self.field = field
         parts = [p for p in (where, f"field '{field}'" if field else "") if p]
         super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+
+
+class DiskFull(UserError):
+    """A write found no space left (ENOSPC, or a quota: EDQUOT). Not the user's input, but the user's
+    to fix, so the CLI shows it as one line like a UserError; the writers that raise it
+    (`prm.records`) leave no partial record behind, so the same command resumes once space is freed."""
+
+    def __init__(self, path, err: OSError, done: str = ""):
+        self.path = path
+        super().__init__(f"{path}: disk full ({err.strerror or err}){done}; free space on that filesystem "
+                         f"and rerun the same command: it resumes where this run stopped")

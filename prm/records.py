@@ -29,6 +29,7 @@ half-written record as complete.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import math
@@ -39,7 +40,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from prm.errors import RecordError
+from prm.errors import DiskFull, RecordError
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)   # the errors that mean "no room", not "a bug"
 
 DOMAINS = ("math", "code")  # the names of prm.domains.DOMAINS (records sits below it; a test keeps them equal)
 TEST_FORMATS = ("humaneval", "mbpp", "stdio")
@@ -536,11 +539,13 @@ def atomic_open(path: str | os.PathLike) -> Iterator[Any]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and err.errno in _FULL:
+            raise DiskFull(path, err, " (the file was left as it was)") from None
         raise
 
 
@@ -589,25 +594,40 @@ def repair_tail(path: str | os.PathLike) -> int:
 
 
 class JsonlAppender:
-    """Append records one per line, flushed (and optionally fsynced) after each.
+    """Append records one per line, each written through to the OS (and optionally fsynced).
 
     Opening repairs a torn tail first, so after `kill -9` the file holds only whole records and a
-    resumed run can trust every line it reads back.
+    resumed run can trust every line it reads back. A write that fails (a full disk: ENOSPC) cuts
+    the file back to its last whole record at once and raises `DiskFull` naming the file, so the
+    output never holds a partial record and the same command resumes once space is freed.
+    Unbuffered bytes, not a text handle: a text handle keeps the unwritten rest of a failed write
+    in its buffer and writes it on close, after the cut.
     """
 
     def __init__(self, path: str | os.PathLike, *, fsync: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired = repair_tail(self.path)
-        self._fh = self.path.open("a", encoding="utf-8")
+        self._fh = self.path.open("ab", buffering=0)
+        self._end = os.fstat(self._fh.fileno()).st_size   # the end of the last whole record
         self._fsync = fsync
         self.written = 0
 
     def write(self, row) -> None:
-        self._fh.write(_dumps(row) + "\n")
-        self._fh.flush()
-        if self._fsync:
-            os.fsync(self._fh.fileno())
+        data = (_dumps(row) + "\n").encode("utf-8")
+        fd = self._fh.fileno()
+        try:
+            view = memoryview(data)
+            while view:                      # a raw write may take only part of the bytes
+                view = view[os.write(fd, view):]
+            if self._fsync:
+                os.fsync(fd)
+        except OSError as err:
+            os.ftruncate(fd, self._end)      # the partial record goes (freeing, never needing, space)
+            if err.errno in _FULL:
+                raise DiskFull(self.path, err, f" after {self.written} new records, all kept whole") from None
+            raise
+        self._end += len(data)
         self.written += 1
 
     def close(self) -> None:

@@ -90,7 +90,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path(args.samples).with_suffix(".exec.jsonl")
     check_paths(inputs={"--problems": args.problems, "--samples": args.samples},
                 outputs={"--out": out, "--out (summary)": out.with_suffix(".summary.json"),
-                         "--out (resume record)": resume.sidecar(out)})
+                         "--out (resume record)": resume.sidecar(out)}, lock=out)
     problems = read_problems(args.problems)
     samples = _load_samples(args.samples, problems)
     if out.exists() and not args.resume:

@@ -230,7 +230,8 @@ def run(args) -> int:
     check_paths(inputs={"--problems": args.problems, "--samples": args.samples, "--compare": args.compare},
                 models={"--model": getattr(args, "model", None)},
                 outputs={"--out": args.out, "--out (rejects file)": rejects_path(args.out),
-                         "--out (resume record)": resume.sidecar(args.out), "--summary-json": args.summary_json})
+                         "--out (resume record)": resume.sidecar(args.out), "--summary-json": args.summary_json},
+                lock=args.out)
     policies = _Policies(args)
     pair = args.pair if args.method == "consensus" else None
     cfg = RunConfig(batch_size=args.batch_size, domains=_domains_for(args.method, pair),

@@ -107,7 +107,7 @@ def run(args) -> int:
     if bool(args.model) == bool(args.policy):
         raise UserError("give exactly one of --model DIR or --policy math|code")
     check_paths(inputs={"--problems": args.problems}, models={"--model": args.model},
-                outputs={"--out": args.out, "--out (resume record)": resume.sidecar(args.out)})
+                outputs={"--out": args.out, "--out (resume record)": resume.sidecar(args.out)}, lock=args.out)
     problems = list(read_problems(args.problems).values())
     if args.limit is not None:
         problems = problems[:args.limit]

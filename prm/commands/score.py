@@ -92,7 +92,7 @@ def run(args) -> int:
     from prm.scoring import load_scorer
 
     check_paths(inputs={"--input": args.input, "--problems": args.problems}, models={"--model": args.model},
-                outputs={"--out": args.out, "--out (resume record)": resume.sidecar(args.out)})
+                outputs={"--out": args.out, "--out (resume record)": resume.sidecar(args.out)}, lock=args.out)
     rows = list(_items(args))          # validate the whole file before loading any model or writing
     if not rows:
         raise UserError(f"{args.input}: no records to score")

@@ -129,7 +129,7 @@ def run(args) -> int:
 
     check_paths(inputs={"--problems": args.problems},
                 models={"--model": args.model, "--scorer": [s.partition("=")[2] or s for s in args.scorer]},
-                outputs={"--out": args.out})
+                outputs={"--out": args.out}, lock=args.out)
     problems = list(read_problems(args.problems).values())[: args.limit]
     if not problems:
         raise UserError(f"{args.problems}: no problems")

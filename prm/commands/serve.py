@@ -15,7 +15,9 @@ completion is split into steps server-side. Also POST /get_reward (OpenRLHF's re
 
 Secure by default: binds 127.0.0.1; any other address needs an API key (--api-key or, better, as it
 stays out of `ps`, $PRM_API_KEY), sent by clients as 'Authorization: Bearer KEY'. Requests over a
-limit get a 413 naming the field; 503 when --max-queue requests already wait. SIGTERM / Ctrl-C:
+limit get a 413 naming the field; 503 when --max-queue requests already wait; a client slower than
+--header-timeout-s / --body-timeout-s gets a 408, and past --max-connections the oldest idle
+connection is closed (slow or silent clients cannot hold the server). SIGTERM / Ctrl-C:
 in-flight requests finish (up to --graceful-s), then the server exits.
 
 Backends: transformers with request batching (concurrent requests coalesced into one forward-pass
@@ -26,8 +28,8 @@ a CUDA GPU, else transformers). Users of vLLM's own `vllm serve --runner pooling
 
 from __future__ import annotations
 
-from prm.commands.argtypes import positive_int
-from prm.serve.config import API_KEY_ENV, Limits
+from prm.commands.argtypes import positive_float, positive_int
+from prm.serve.config import API_KEY_ENV, Limits, ServeConfig
 
 
 def add_arguments(p):
@@ -55,6 +57,13 @@ def add_arguments(p):
     lim.add_argument("--max-step-chars", type=positive_int, default=d.max_step_chars, help="characters per step")
     lim.add_argument("--max-prompt-chars", type=positive_int, default=d.max_prompt_chars,
                      help="characters per prompt")
+    c = ServeConfig()
+    lim.add_argument("--header-timeout-s", type=positive_float, default=c.header_timeout_s,
+                     help="seconds a client may take to send a request's head; then 408 and the connection closes")
+    lim.add_argument("--body-timeout-s", type=positive_float, default=c.body_timeout_s,
+                     help="seconds a client may take to send a request's body; then 408")
+    lim.add_argument("--max-connections", type=positive_int, default=c.max_connections,
+                     help="open connections; past it the oldest idle one is closed")
     lim.add_argument("--batch-window-ms", type=float, default=5.0,
                      help="how long to wait for more requests to score in one batch (0: none)")
     lim.add_argument("--max-batch-inputs", type=positive_int, default=512, help="inputs per scoring call")
@@ -77,7 +86,9 @@ def config_from(args):
                     max_step_chars=args.max_step_chars, max_prompt_chars=args.max_prompt_chars)
     return ServeConfig(host=args.host, port=args.port, api_key=key, limits=limits,
                        batch_window_ms=max(0.0, args.batch_window_ms), max_batch_inputs=args.max_batch_inputs,
-                       max_queue=args.max_queue, graceful_s=args.graceful_s)
+                       max_queue=args.max_queue, graceful_s=args.graceful_s,
+                       header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
+                       max_connections=args.max_connections)
 
 
 def run(args) -> int:

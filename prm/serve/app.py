@@ -14,7 +14,8 @@ Routes (JSON in and out; errors are `{"error": {"status", "field", "message"}}`,
 - `GET /v1/models` the model: name, kind, separator, step tag, backend, limits (RemoteScorer reads it).
 - `GET /health` `{"status": "ok"}`, without a key (for load balancers; it says nothing about the model).
 
-Every route but /health needs `Authorization: Bearer KEY` when the server has a key. All scoring
+Every route but /health needs `Authorization: Bearer KEY` when the server has a key. A body that
+does not arrive within `body_timeout_s` gets a 408 (a slow head: prm/serve/server.py). All scoring
 runs on the batcher's one worker thread; the event loop only parses, validates and waits, so a
 slow forward pass never blocks /health. Shutdown (SIGTERM, Ctrl-C): uvicorn stops accepting, lets
 in-flight requests finish (they are waiting on the batcher, which keeps working), then the lifespan
@@ -63,7 +64,7 @@ def create_app(scorer, cfg: ServeConfig, *, model_name: str):
 
     app = FastAPI(title="prm-toolkit reward model server", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
-    app.state.batcher, app.state.scorer = batcher, scorer
+    app.state.batcher, app.state.scorer, app.state.cfg = batcher, scorer, cfg   # cfg: server.py's connection limits
 
     def error(status: int, message: str, field=None, headers=None):
         return JSONResponse(RequestError(status, message, field).body(), status_code=status, headers=headers)
@@ -85,11 +86,16 @@ def create_app(scorer, cfg: ServeConfig, *, model_name: str):
         check_key(request.headers.get("authorization"), cfg.api_key)
         check_length(request.headers.get("content-length"), cfg.limits)
         chunks, n = [], 0
-        async for chunk in request.stream():   # a body without Content-Length is capped as it arrives
-            n += len(chunk)
-            if n > cfg.limits.max_body_bytes:
-                raise RequestError(413, f"request body is over the limit of {cfg.limits.max_body_bytes} bytes", "body")
-            chunks.append(chunk)
+        try:   # a client trickling its body holds a connection and a buffer: it gets a deadline
+            async with asyncio.timeout(cfg.body_timeout_s):
+                async for chunk in request.stream():   # a body without Content-Length is capped as it arrives
+                    n += len(chunk)
+                    if n > cfg.limits.max_body_bytes:
+                        raise RequestError(413, f"request body is over the limit of {cfg.limits.max_body_bytes} "
+                                                f"bytes", "body")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _SlowBody(f"request body not received within {cfg.body_timeout_s:g} s ({n} bytes came)") from None
         return parse_json(b"".join(chunks), cfg.limits)
 
     async def scored(items):
@@ -100,6 +106,10 @@ def create_app(scorer, cfg: ServeConfig, *, model_name: str):
         except Closed:
             raise _Busy("server shutting down; retry on another replica or after restart") from None
         return await asyncio.wrap_future(fut)
+
+    @app.exception_handler(_SlowBody)
+    async def _slow_body(request, err):
+        return error(408, str(err), "body", headers={"Connection": "close"})   # the rest of it is not awaited
 
     @app.exception_handler(_Busy)
     async def _busy(request, err):
@@ -156,3 +166,7 @@ def create_app(scorer, cfg: ServeConfig, *, model_name: str):
 
 class _Busy(Exception):
     """503: the queue is full or the server is stopping."""
+
+
+class _SlowBody(Exception):
+    """408: the body did not arrive within `ServeConfig.body_timeout_s`."""

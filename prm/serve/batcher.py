@@ -18,8 +18,10 @@ schedules requests itself, continuous batching) would be the better engine, not 
 
 Bounded: at most `max_queue` requests wait; `submit` raises `QueueFull` beyond (the app answers 503
 with Retry-After) rather than letting latency grow without bound. A request whose caller went away
-(its future cancelled before the call started) is dropped from the batch. A scorer exception fails
-every request of that call, and the worker goes on with the next one.
+(its future cancelled before the call started) is dropped from the batch. A scorer exception in a
+call of several requests is retried one request per call, so it fails only the request whose input
+raises, not the other clients' requests that happened to share its batch (issue 27); the worker
+goes on with the next batch.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class Batcher:
         self._q: queue.Queue = queue.Queue(maxsize=max_queue)
         self._closed = threading.Event()
         self._submit_lock = threading.Lock()   # close() vs submit(): nothing enters after the stop mark
-        self.stats = {"requests": 0, "calls": 0, "items": 0, "largest_call": 0, "rejected": 0}
+        self.stats = {"requests": 0, "calls": 0, "items": 0, "largest_call": 0, "rejected": 0, "isolated": 0}
         self._thread = threading.Thread(target=self._loop, name="prm-serve-batcher", daemon=True)
         self._thread.start()
 
@@ -92,12 +94,17 @@ class Batcher:
             return
         flat = [it for items, _ in live for it in items]
         try:
-            scores = self.score_batch(flat)
-            if len(scores) != len(flat):
-                raise RuntimeError(f"the scorer returned {len(scores)} results for {len(flat)} inputs")
-        except BaseException as err:  # noqa: BLE001 - handed to every waiting request; the worker lives on
-            for _, fut in live:
-                fut.set_exception(err)
+            scores = self._call(flat)
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting request(s); the worker lives on
+            if len(live) == 1:
+                live[0][1].set_exception(err)
+                return
+            for items, fut in live:   # which request's input raised? each alone, so only it fails
+                try:
+                    fut.set_result(self._call(items))
+                except BaseException as one:  # noqa: BLE001
+                    fut.set_exception(one)
+            self.stats["isolated"] += 1   # batches retried request by request
             return
         self.stats["calls"] += 1
         self.stats["requests"] += len(live)
@@ -107,6 +114,12 @@ class Batcher:
         for items, fut in live:
             fut.set_result(scores[k:k + len(items)])
             k += len(items)
+
+    def _call(self, items: list[Item]) -> list[list[float]]:
+        scores = self.score_batch(items)
+        if len(scores) != len(items):
+            raise RuntimeError(f"the scorer returned {len(scores)} results for {len(items)} inputs")
+        return scores
 
     def _loop(self) -> None:
         carried = None

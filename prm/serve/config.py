@@ -44,6 +44,12 @@ class ServeConfig:
     max_batch_inputs: int = 512           # inputs in one score_batch call (a request is never split)
     max_queue: int = 256                  # requests waiting for the scorer; beyond it: 503
     graceful_s: float = 30.0              # SIGTERM: how long in-flight requests may take to finish
+    # hostile or broken clients (issue 27): uvicorn waits forever for a request head and keeps every
+    # idle connection, so a client trickling bytes, or a thousand that connect and say nothing, would
+    # hold sockets and memory until the process runs out of either (see prm/serve/server.py)
+    header_timeout_s: float = 10.0        # a request's head (line + headers) must arrive within this
+    body_timeout_s: float = 60.0          # and its body within this, from when the app starts reading
+    max_connections: int = 1000           # open connections; beyond it the oldest idle one is closed
 
 
 def is_loopback(host: str) -> bool:
