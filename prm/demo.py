@@ -1,8 +1,10 @@
 """`prm demo`: the whole pipeline on the embedded default tasks, for math and for code.
 
     tasks -> tiny policy (trained once, cached) -> sample a training pool -> label it (MC rollouts;
-    math also direct sympy labels) -> train a PRM and an ORM -> best-of-N pool of N per test problem
-    (judged, scored, sympy-checked) -> curves for every selection method -> PRM beam search at
+    math also direct sympy labels) -> train a token-classification PRM and ORM, and the implicit pair
+    (iprm on the verifiers' step labels, iorm on the same samples' outcomes, both log-ratio rewards
+    from the judge against the policy) -> best-of-N pool of N per test problem (judged, scored,
+    sympy-checked) -> curves for every selection method -> beam search guided by the headline RM at
     matched compute -> reward-model quality -> report.md, bon_<domain>.png, results.json, manifest.json
 
 A straight-line driver: each stage is one library call into its own package (tasks, policy,
@@ -70,18 +72,29 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
                 kind, labels[src][0], cfg, man), needs=((f"label {src}", labels.get(src)), ("RM backbone", backbone)))
             scorers[kind] = st.run(f"load {kind.upper()} scorer", lambda path=path: _loaded(
                 load_scorer(str(path), backend=cfg.scorer_backend), path), needs=((f"train {kind.upper()}", path),))
+        # the implicit pair: step labels (iprm) and outcome labels (iorm) of the same samples, same start
+        src = cfg.implicit_label_source(domain)
+        for kind, lab in (("iprm", "step"), ("iorm", "outcome")):
+            path = st.run(f"train {kind.upper()}", lambda kind=kind, lab=lab: _trained(train_rm(
+                cfg.implicit_config(lab, str(backbone), str(policy), labels[src][0], ddir / kind, DOMAINS[domain].sep),
+                progress=False), kind, labels[src][0], cfg, man, f"{lab} labels, {cfg.implicit_max_steps}"),
+                needs=((f"label {src}", labels.get(src)), ("RM backbone", backbone)))
+            scorers[kind] = st.run(f"load {kind.upper()} scorer", lambda path=path: _loaded(load_scorer(str(path)), path),
+                                   needs=((f"train {kind.upper()}", path),))
         if backbone is not None and backbone != policy:
             scorers["ratio"] = st.run("likelihood-ratio scorer", lambda: _ratio(backbone, policy, cfg, domain, ddir))
         scorers = {k: s for k, s in scorers.items() if s is not None}
         pool = st.run("best-of-N test pool", lambda: _pool(bon.run(test, sampler, scorers, cfg.test_pool()), ddir, man),
                       needs=(("sampler", sampler), ("tasks", tasks)))
         curves = st.run("best-of-N curves", lambda: _curves(pool_summary(pool, domain, repeats=cfg.repeats,
-                                                                         seed=cfg.seed, aggregation=agg), res),
+                                                                         seed=cfg.seed, aggregation=agg,
+                                                                         pairs=cfg.declared_pairs()), res),
                         needs=(("best-of-N test pool", pool),))
+        head = cfg.headline_rm     # beam search is guided by the headline reward model
         st.run("beam search", lambda: _beam(STRATEGIES["beam"].run(test[: cfg.beam_problems], sampler,
-                                                                    {"prm": scorers.get("prm")}, cfg.beam_config()),
+                                                                    {head: scorers.get(head)}, cfg.beam_config()),
                                             cfg, curves, ddir, res),
-               needs=(("load PRM scorer", scorers.get("prm")), ("sampler", sampler), ("tasks", tasks)))
+               needs=((f"load {head.upper()} scorer", scorers.get(head)), ("sampler", sampler), ("tasks", tasks)))
         st.run("step quality", lambda: _quality(scorer_quality(pool, {k: s.kind for k, s in scorers.items()}, agg,
                                                                _step_labels(test, pool, domain)), res),
                needs=(("best-of-N test pool", pool), ("a reward model", scorers or None)))
@@ -90,7 +103,7 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
         for closable in [*scorers.values(), *([sampler] if sampler else [])]:
             closable.close()
     res["setup"] = {**cfg.setup(domain), "RM backbone": "judge" if backbone is not None and backbone != policy
-                    else "policy"}   # what ran: code has no judge, nor a policy given by the user
+                    else "policy"}   # what ran: the policy where no judge was found or a policy was given
     res["headline"] = cfg.headline
     man["timings"] = st.timings()
     return res
@@ -111,7 +124,7 @@ def _policy(resolved, man: dict):
 
 
 def _backbone(cfg: DemoConfig, domain: str, policy: Path, man: dict):
-    """What the reward models start from: the judge (shipped for the embedded math policy) or the policy."""
+    """What the reward models start from: the judge (shipped for both embedded policies) or the policy."""
     from prm.judge import find_judge
 
     if cfg.rm_backbone != "judge":
@@ -173,9 +186,9 @@ def _agreement(direct, mc) -> dict:
         return {"error": f"{type(err).__name__}: {err}"}
 
 
-def _trained(path: Path, kind: str, labels: Path, cfg: DemoConfig, man: dict):
+def _trained(path: Path, kind: str, labels: Path, cfg: DemoConfig, man: dict, how: str | None = None):
     man[f"{kind}_sha256"] = hash_dir(path)
-    return path, f"{kind.upper()} on {labels.name}, {cfg.rm_max_steps} steps"
+    return path, f"{kind.upper()} on {labels.name}, {how or cfg.rm_max_steps} steps"
 
 
 def _loaded(scorer, path: Path):
@@ -205,8 +218,9 @@ def _beam(results, cfg: DemoConfig, curves, ddir: Path, res: dict):
     from prm.records import write_jsonl_atomic
 
     b = cfg.beam
-    res["beam"] = beam_summary(results, settings=f"width {b.beam_width}, expand {b.expand}, agg {b.aggregation}",
-                               compared_to=f"prm:{b.aggregation}", seed=cfg.seed,
+    res["beam"] = beam_summary(results, settings=f"width {b.beam_width}, expand {b.expand}, agg {b.aggregation}, "
+                                                 f"guided by {cfg.headline_rm}",
+                               compared_to=f"{cfg.headline_rm}:{b.aggregation}", seed=cfg.seed,
                                curves=curves[0] if curves else None, pools=curves[1] if curves else None)
     write_jsonl_atomic(ddir / "beam.jsonl", [s for r in results for s in r.samples])
     return res["beam"], f"{pct(res['beam']['accuracy'])} correct, {res['beam']['tokens_per_problem']:.0f} tokens/problem"

@@ -43,7 +43,7 @@ class DemoConfig:
     mc_k: int = 4                               # rollouts per step prefix
     prm_labels: str = "mc"                      # the PRM trains on these labels ("mc" | "direct", math only)
     # what the PRM and ORM start from: "judge" = the judge backbone (prm/judge.py: the policy trained
-    # further as a language model; shipped, math only) or "policy". A PRM cannot learn from a few
+    # further as a language model; shipped for math and code) or "policy". A PRM cannot learn from a few
     # thousand labels the arithmetic its backbone does not know (docs/prm_diagnosis.md).
     rm_backbone: str = "judge"
     # the zero-training likelihood-ratio scorer beta * log pi_judge / pi_policy per step, reported
@@ -53,6 +53,16 @@ class DemoConfig:
     rm_max_steps: int = 120                     # optimizer steps per reward model
     rm_batch_size: int = 16
     rm_learning_rate: float = 1e-3
+    # The implicit pair: a PRM trained on the verifiers' step labels (process supervision, "iprm") and an
+    # ORM trained on the outcome labels of the very same samples ("iorm"), both in the log-ratio
+    # parametrization (prm/train/implicit.py) from the RM backbone against the policy, so they differ
+    # only in their labels. Recipe chosen on the validation pool (BENCHMARKS.md `prm_supervision`).
+    implicit_beta: float = 1.0
+    implicit_learning_rate: float = 5e-5
+    implicit_max_steps: int = 120
+    # The headline reward model, declared before the run: "iprm" (chosen on the validation pool:
+    # docs/prm_diagnosis.md section 7) or "prm" (the token-classification PRM, always reported).
+    headline_rm: str = "iprm"
     # the PRM's step aggregation for the headline comparison, plots and quality rows; read once by
     # prm/demo.py and passed on (other aggregations are reported, never promoted after the fact)
     headline_aggregation: str = "min"
@@ -72,7 +82,14 @@ class DemoConfig:
     @property
     def headline(self) -> str:
         """The one method the headline comparison is about, named before the run (results.json)."""
-        return f"prm:{self.headline_aggregation}"
+        return f"{self.headline_rm}:{self.headline_aggregation}"
+
+    def declared_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The headline against each reward model it must be read beside, declared before the run:
+        its outcome-supervised twin, the zero-training ratio it may start from, the token-classification
+        PRM (absent methods are skipped)."""
+        a, agg = self.headline, self.headline_aggregation
+        return tuple((a, b) for b in (f"iorm:{agg}", f"ratio:{agg}", f"prm:{agg}") if b != a)
 
     # -- the stage settings this config implies (each read in one place)
     def label_methods(self, domain: str) -> tuple[str, ...]:
@@ -83,6 +100,20 @@ class DemoConfig:
 
     def prm_label_source(self, domain: str) -> str:
         return self.prm_labels if self.prm_labels in self.label_methods(domain) else "mc"
+
+    def implicit_label_source(self, domain: str) -> str:
+        """The verifier's own step labels where the domain has a step checker (math: direct), else MC."""
+        return "direct" if "direct" in self.label_methods(domain) else "mc"
+
+    def implicit_config(self, labels: str, model: str, ref_model: str, train_file, output_dir, sep: str):
+        """The iprm (labels "step") or iorm (labels "outcome") run."""
+        from prm.train import TrainConfig
+
+        return TrainConfig(model=model, ref_model=ref_model, train_file=str(train_file), output_dir=str(output_dir),
+                           objective="implicit", implicit_labels=labels, beta=self.implicit_beta, sep=sep,
+                           max_steps=self.implicit_max_steps, per_device_train_batch_size=self.rm_batch_size,
+                           learning_rate=self.implicit_learning_rate, warmup_ratio=0.05, seed=self.seed,
+                           resume=False, save_steps=10 ** 6, logging_steps=10)
 
     def rollout(self):
         from prm.labeling.rollouts import RolloutConfig
@@ -116,12 +147,13 @@ class DemoConfig:
 
     def setup(self, domain: str) -> dict:
         return {"train problems": self.n_train_problems, "samples each": self.n_train_samples, "MC rollouts": self.mc_k,
-                "PRM labels": self.prm_label_source(domain), "test problems": self.n_test_problems,
+                "PRM labels": self.prm_label_source(domain), "implicit PRM labels": self.implicit_label_source(domain),
+                "test problems": self.n_test_problems,
                 "beam problems": min(self.beam_problems, self.n_test_problems), "pool N": self.n_pool,
                 "temperature": self.temperature}
 
 
-QUICK = dict(quick=True, n_train_problems=16, n_train_samples=4, mc_k=2, rm_max_steps=30,
+QUICK = dict(quick=True, n_train_problems=16, n_train_samples=4, mc_k=2, rm_max_steps=30, implicit_max_steps=30,
              n_test_problems=16, beam_problems=16, n_pool=8, repeats=100,
              beam=BeamConfig(beam_width=2, expand=2, max_steps=6, max_step_tokens=48, temperature=1.0))
 

@@ -69,7 +69,8 @@ def test_best_of_n_follows_from_the_pool(demo_out, results, domain):
     assert bon["n_problems"] == len(problems) == setup["test problems"]
     assert {len(v) for v in problems.values()} == {setup["pool N"]}
     assert bon["ns"] == [1, 2, 4, 8] == [1, 2, 4, setup["pool N"]]
-    for name in ("random", "majority", "oracle", "orm", "prm:min", "weighted:prm:min") + (("sympy",) if domain == "math" else ()):
+    for name in ("random", "majority", "oracle", "orm", "prm:min", "weighted:prm:min", "iprm:min", "iorm:min",
+                 "weighted:iprm:min") + (("sympy",) if domain == "math" else ()):
         assert name in m, name
     # N=1: every method takes the one drawn sample, so all means are one number, majority == random
     assert m["majority"]["mean"][0] == m["random"]["mean"][0]
@@ -146,6 +147,8 @@ def test_report_states_the_numbers_of_results_json(demo_out, results, manifest):
             assert _row(section, key)[0] == f"{100 * v['mean'][-1]:+.1f}", key
         assert f"{pct(d['beam']['accuracy'])} [{pct(d['beam']['lo'])}, {pct(d['beam']['hi'])}]" in section
     assert "prm:min** vs **orm**" in text and "prm:min** vs **majority**" in text
+    # the declared headline against its outcome-supervised twin and the ratio it starts from (math)
+    assert "iprm:min** vs **iorm:min**" in text and "iprm:min** vs **ratio:min**" in text
 
 
 def test_manifest_names_the_policies_used(manifest):
@@ -160,13 +163,19 @@ def test_headline_and_backbone_are_declared(results, manifest):
     """results.json names each domain's headline method; math's reward models start from the shipped
     judge, and the zero-training likelihood-ratio scorer is reported beside them."""
     for domain in DOMAINS:
-        assert results["domains"][domain]["headline"] == "prm:min"
-    judge = manifest["domains"]["math"]["rm_backbone"]
-    assert "/judge/math-" in judge["path"] and len(judge["sha256"]) == 64
-    assert results["domains"]["math"]["setup"]["RM backbone"] == "judge"
-    assert "ratio:min" in results["domains"]["math"]["bon"]["methods"]
+        d = results["domains"][domain]
+        assert d["headline"] == "iprm:min"
+        # the headline's outcome-supervised twin and the token-classification PRM are always beside it
+        assert {"iprm:min - iorm:min", "iprm:min - prm:min", "iprm:min - majority"} <= set(d["deltas"])
+    assert "iprm steps vs direct sympy labels" in results["domains"]["math"]["step_quality"]
+    assert results["domains"]["math"]["setup"]["implicit PRM labels"] == "direct"
+    assert results["domains"]["code"]["setup"]["implicit PRM labels"] == "mc"
+    for domain in DOMAINS:   # both domains ship a judge: the code one continues the code policy on reference programs
+        judge = manifest["domains"][domain]["rm_backbone"]
+        assert f"/judge/{domain}-" in judge["path"] and len(judge["sha256"]) == 64
+        assert results["domains"][domain]["setup"]["RM backbone"] == "judge"
+        assert "ratio:min" in results["domains"][domain]["bon"]["methods"]
     assert "ratio steps vs direct sympy labels" in results["domains"]["math"]["step_quality"]
-    assert "ratio:min" not in results["domains"]["code"]["bon"]["methods"]   # no judge for code
 
 
 def test_a_second_run_gives_the_same_numbers(demo_out, results, tmp_path_factory):

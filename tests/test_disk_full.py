@@ -131,3 +131,41 @@ def test_a_failed_atomic_write_is_disk_full_and_keeps_the_old_file(tmp_path, mon
         write_text_atomic(out, "new\n")
     monkeypatch.undo()
     assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_sample_on_a_full_disk_stops_cleanly_and_resumes_exactly(tmp_path, tiny_lm_dir, capsys):
+    """`prm sample` appends through the same JsonlAppender: the same one line, whole records only,
+    and an exact resume (per-problem seeds make the resumed samples the uninterrupted run's)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    from prm.cli import main
+    from prm.tasks import TASKS_DIR
+
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("\n".join((TASKS_DIR / "math_test.jsonl").read_text().splitlines()[:40]) + "\n")
+
+    def sample(out):
+        return main(["sample", "--problems", str(problems), "--model", str(tiny_lm_dir), "--backend", "transformers",
+                     "-n", "2", "--max-tokens", "6", "--batch-size", "4", "--out", str(out)])
+
+    ref = tmp_path / "ref.jsonl"
+    assert sample(ref) == 0
+    want = ref.read_bytes()
+    assert len(want) > 16 * 1024                           # more than the small disk holds
+    capsys.readouterr()
+    small = tmp_path / "small"
+    small.mkdir()
+    _mount(small, "16k")
+    try:
+        out = small / "o.jsonl"
+        assert sample(out) == 2
+        lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("prm")]
+        assert len(lines) == 1 and "disk full" in lines[0] and str(out) in lines[0], lines
+        got = out.read_bytes()
+        assert 0 < len(got) < len(want) and want.startswith(got) and got.endswith(b"\n")   # whole first records
+        assert not lock_path(out).exists()
+        subprocess.run(["mount", "-o", "remount,size=4m", str(small)], check=True, timeout=30)   # space freed
+        assert sample(out) == 0
+        assert out.read_bytes() == want                    # exactly the uninterrupted run's
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True, timeout=30)

@@ -141,3 +141,19 @@ def test_search_cli_refuses_missing_scorer(tmp_path, capsys):
     rc = main(["search", "--method", "beam", "--problems", str(probs), "--model", str(tmp_path / "policy"),
                "--scorer", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl")])
     assert rc == 2 and "no such model directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("domain,headline,says", [
+    ("math", "iprm:min", True),    # the demo's math report cites the size curve in one sentence
+    ("code", "iprm:min", False),   # the curve is a math measurement
+    ("math", None, False),         # `prm eval bon` on a user's pool: nothing about the embedded models
+])
+def test_the_demo_states_the_size_finding_with_its_number(domain, headline, says):
+    from prm.eval.report import SIZE_FINDING
+
+    d = {"bon": {"ns": [1, 16], "methods": {}}, "deltas": {}}
+    if headline:
+        d["headline"] = headline
+    text = " ".join(reading(domain, d))
+    assert (SIZE_FINDING in text) is says
+    assert "3.3M" in SIZE_FINDING and "prm_size" in SIZE_FINDING

@@ -40,6 +40,7 @@ CHANGES = [
     (["--weight-decay", "0.01"], "weight_decay", 0.01),
     (["--seed", "7"], "seed", 7),
     (["--beta", "0.5"], "beta", 0.5),
+    (["--implicit-labels", "step"], "implicit_labels", "step"),
     (["--max-pairs-per-problem", "3"], "max_pairs_per_problem", 3),
     (["--lora-r", "4"], "lora_r", 4),
     (["--lora-alpha", "8"], "lora_alpha", 8),
@@ -57,7 +58,8 @@ CHANGES = [
 ]
 # flags that are only valid with another one: compared against the defaults plus that one
 NEEDS = {"best_on_eval": (["--eval", "e.jsonl"], {"eval_file": "e.jsonl"}),
-         "early_stopping": (["--eval", "e.jsonl"], {"eval_file": "e.jsonl"})}
+         "early_stopping": (["--eval", "e.jsonl"], {"eval_file": "e.jsonl"}),
+         "implicit_labels": (["--objective", "implicit"], {"objective": "implicit"})}
 
 
 def config(argv: list[str]) -> TrainConfig:

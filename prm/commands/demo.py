@@ -7,10 +7,12 @@
   prm demo --out runs/mydemo --domains math
 
 Stages per domain: tasks -> tiny policy (trained once, then reused from the cache) -> sample a
-training pool -> label it (MC rollouts; math also direct sympy labels) -> train a PRM and an ORM
-(math: from the shipped judge backbone, prm/judge.py; plus the zero-training likelihood ratio) ->
-sample a test pool of N per problem -> judge, score, sympy-check -> best-of-N, weighted vote,
-majority, sympy reranking, PRM beam search -> report.
+training pool -> label it (MC rollouts; math also direct sympy labels) -> train a token-classification
+PRM and ORM, and the implicit pair: `iprm` on the verifiers' step labels (process supervision, the
+declared headline) and `iorm` on the same samples' outcomes (math: all from the shipped judge backbone,
+prm/judge.py; plus the zero-training likelihood ratio) -> sample a test pool of N per problem ->
+judge, score, sympy-check -> best-of-N, weighted vote, majority, sympy reranking, beam search guided by
+the headline reward model -> report.
 
 --out receives report.md (tables, plots, a plain-language reading), bon_math.png, bon_code.png,
 results.json (schema: docs/results_schema.md), manifest.json (versions, hashes, seeds, backend,
@@ -39,7 +41,7 @@ def add_arguments(p):
                                                         "instead of the tiny default")
     g.add_argument("--code-policy", default=None, help="the same for code")
     g.add_argument("--rm-backbone", default=None, choices=["judge", "policy"],
-                   help="what the PRM and ORM start from: judge (default; math's shipped judge backbone, "
+                   help="what the reward models start from: judge (default; the shipped judge backbones, "
                         "docs/prm_diagnosis.md; the policy where there is none) or policy")
     g.add_argument("--cache-dir", default=None, help="tiny-policy cache (default: $PRM_CACHE_DIR or ~/.cache/prm-toolkit)")
     g.add_argument("--seed", type=nonneg_int, default=None, help="seed for sampling, training and subsampling (default 0)")

@@ -16,11 +16,15 @@ fit --max-length after left-truncating the prompt are dropped and counted.
 Output: a normal HF model directory (LoRA merged) whose config.json carries `prm_toolkit`
 (separator, step tag, objective, label semantics, training-data hash, verifier versions), so
 `prm score` and `prm.scoring.load_scorer` need nothing else; plus train_report.json. A crashed run
-resumes from OUT/checkpoints when started again with the same arguments.
+(SIGKILL, even mid-checkpoint, or a full disk) resumes from the newest complete checkpoint in
+OUT/checkpoints when started again with the same arguments; a half-written one is removed, never
+loaded (prm/train/checkpoints.py; the implicit and generative objectives' own loops do not use it
+yet). OUT.lock keeps a second trainer off the same --out.
 """
 
 from __future__ import annotations
 
+import os
 import typing
 from dataclasses import MISSING, Field, fields
 
@@ -117,7 +121,9 @@ def run(args) -> int:
 
     # the base model is an input: `--out` = `--model` (or a folder around or inside it) would replace it
     check_paths(inputs={"--train": args.train_file, "--eval": args.eval_file}, models={"--model": args.model},
-                output_dirs={"--out": args.output_dir})
+                output_dirs={"--out": args.output_dir},
+                # one trainer per --out; under torchrun / accelerate launch the main process holds it for all
+                lock=args.output_dir if os.environ.get("RANK", "0") == "0" else None)
     cfg = config_from_args(args)
     if args.seeds and args.shards:
         raise UserError("give --seeds or --shards, not both")

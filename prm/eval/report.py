@@ -20,6 +20,14 @@ from prm.records import write_text_atomic
 
 PRIMARY_AGG = "min"
 SCHEMA_VERSION = 1
+# The demo's sentence on backbone size, quoted from the size curve (BENCHMARKS.md `prm_size`, measured
+# by scripts/bench/bench_prm_size.py on the embedded math tasks; docs/prm_diagnosis.md section 9):
+# a benchmark's reading cited in the report, not this run's result. Rerun the bench to change it.
+SIZE_FINDING = ("Size (BENCHMARKS.md `prm_size`): from 0.23M to 3.3M backbone parameters the token-classification "
+                "PRM stays below majority vote (best-of-16 19-25% against 52.9%, within-problem AUROC 0.50-0.58 on "
+                "the size curve's test pool), while the same backbones' likelihood ratio climbs from 0.50 to 0.88 "
+                "within-problem AUROC: size teaches the backbone the task, a head on the step separator does not "
+                "read it.")
 
 
 def write_json(path: str | Path, obj: dict) -> Path:
@@ -50,9 +58,10 @@ def verdict_word(lo: float | None, hi: float | None) -> str:
     return "no clear difference"
 
 
-def comparisons(curves, aggregation: str = PRIMARY_AGG) -> dict:
+def comparisons(curves, aggregation: str = PRIMARY_AGG, pairs: tuple = ()) -> dict:
     """Paired differences at every N for the pre-declared primary comparisons (present methods only):
-    each PRM with the headline `aggregation`, declared before the run (the demo: `DemoConfig`)."""
+    each PRM with the headline `aggregation`, declared before the run (the demo: `DemoConfig`), and
+    the declared (a, b) `pairs` (the demo's headline against the reward models read beside it)."""
     names = {m.name for m in curves.methods}
     prms = sorted({m.rm for m in curves.methods if m.aggregation == aggregation and not m.gated})
     orms = sorted({m.rm for m in curves.methods if m.rm is not None and m.aggregation is None and not m.gated})
@@ -64,6 +73,9 @@ def comparisons(curves, aggregation: str = PRIMARY_AGG) -> dict:
                 out[f"{a} - {b}"] = curves.paired_delta(a, b)
         if f"weighted:{a}" in names:
             out[f"weighted:{a} - majority"] = curves.paired_delta(f"weighted:{a}", "majority")
+    for a, b in pairs:
+        if a in names and b in names:
+            out[f"{a} - {b}"] = curves.paired_delta(a, b)
     for orm in orms:
         if "majority" in names:
             out[f"{orm} - majority"] = curves.paired_delta(orm, "majority")
@@ -115,7 +127,7 @@ def reading(domain: str, d: dict) -> list[str]:
                      f"(95% interval {pts(delta['lo'][-1])} to {pts(delta['hi'][-1])}): {a} **{word}**.")
     head = d.get("headline")                     # set by `prm demo` only: its embedded tiny models
     lost = d.get("deltas", {}).get(f"{head} - majority") if head else None
-    if lost and lost["hi"][-1] < 0:
+    if lost and lost["hi"][-1] < 0 and head.startswith("prm:"):
         lines.append(f"**{head} is below majority vote. With the embedded tiny models that is the expected result**: "
                      "on the learning curve (BENCHMARKS.md, `prm_scaling`; 256 to 12,800 training samples, every label source, "
                      "math and code) the token-classification PRM stays below majority with the interval below "
@@ -123,6 +135,8 @@ def reading(domain: str, d: dict) -> list[str]:
                      "(`prm_recipes`). Why, and what would reach it (a larger judge trained as a language model, "
                      "or far more labels): docs/prm_diagnosis.md. The likelihood-ratio row, where present, is the "
                      "scorer that earns its keep here.")
+    if head and domain == "math":
+        lines.append(SIZE_FINDING)
     beam = d.get("beam")
     if beam and beam.get("accuracy") is not None and beam.get("bon_at_equal_compute"):
         eq = beam["bon_at_equal_compute"]
@@ -156,6 +170,12 @@ def _stage_table(stages: dict) -> list[str]:
     return rows
 
 
+def _headline_names(results: dict) -> str:
+    """The declared headline methods of the run's domains (`prm:min` where none was declared)."""
+    heads = sorted({d["headline"] for d in results.get("domains", {}).values() if d.get("headline")})
+    return "`, `".join(heads) or f"prm:{results.get('headline_aggregation', PRIMARY_AGG)}"
+
+
 def render_report(results: dict, manifest: dict) -> str:
     out = [f"# prm-toolkit report", "",
            f"Run `{results.get('command', '')}` at {results.get('created', '')}; backend: "
@@ -174,9 +194,11 @@ def render_report(results: dict, manifest: dict) -> str:
             "`weighted:X` weighted majority vote with X's scores; `majority` plain self-consistency; `sympy` the "
             "sympy step checker alone (random pick among samples with no step proven false); `sympy+X` X restricted "
             "to those samples; `oracle` pass@N (upper bound); `random` the policy alone; `ratio:AGG` (math) the "
-            "zero-training likelihood ratio of the judge backbone against the policy, per step.",
-            f"The headline comparison (`prm:{results.get('headline_aggregation', PRIMARY_AGG)}` against the others) "
-            "was fixed before the run; "
+            "zero-training likelihood ratio of the judge backbone against the policy, per step; `iprm:AGG` a PRM "
+            "in the implicit parametrization (beta x log pi/pi_policy, summed over the steps so far) trained on the "
+            "verifiers' step labels (process supervision), `iorm:AGG` the same model trained on the outcome "
+            "labels of the same samples (outcome supervision).",
+            f"The headline comparison (`{_headline_names(results)}` against the others) was fixed before the run; "
             "other aggregations are shown but not promoted.", ""]
     for dom, d in results.get("domains", {}).items():
         out += [f"## {dom}", "", "### What ran", ""] + _stage_table(d.get("stages", {})) + [""]
@@ -184,9 +206,13 @@ def render_report(results: dict, manifest: dict) -> str:
             out += ["Setup: " + ", ".join(f"{k}={v}" for k, v in d["setup"].items()), ""]
         if d.get("headline"):
             s = d.get("setup", {})
-            out += [f"Headline method (declared before the run): `{d['headline']}`, a token-classification PRM "
-                    f"trained on {s.get('train problems', '?')} problems x {s.get('samples each', '?')} samples with "
-                    f"{s.get('PRM labels', '?')} labels, starting from the {s.get('RM backbone', 'policy')}.", ""]
+            what = (f"a PRM in the implicit parametrization trained on {s.get('implicit PRM labels', '?')} step labels "
+                    "(process supervision), beside `iorm`, the same model trained on the same samples' outcomes,"
+                    if d["headline"].startswith("iprm:") else
+                    f"a token-classification PRM trained with {s.get('PRM labels', '?')} labels")
+            out += [f"Headline method (declared before the run): `{d['headline']}`, {what} on "
+                    f"{s.get('train problems', '?')} problems x {s.get('samples each', '?')} samples, starting from the "
+                    f"{s.get('RM backbone', 'policy')}.", ""]
         out += ["### Reading", ""] + [f"- {s}" for s in reading(dom, d)] + [""]
         if d.get("bon"):
             out += ["### Accuracy versus N (mean [95% interval])", ""] + _curve_table(d["bon"]) + [""]

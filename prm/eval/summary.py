@@ -16,9 +16,10 @@ from prm.eval.metrics import interval
 from prm.records import PoolRecord, SearchResult
 
 
-def pool_summary(records: Sequence[PoolRecord], domain: str, *, repeats: int, seed: int, aggregation: str):
+def pool_summary(records: Sequence[PoolRecord], domain: str, *, repeats: int, seed: int, aggregation: str,
+                 pairs: tuple = ()):
     """(curves, pools, results block): accuracy-vs-N for every method, the paired comparisons of the
-    headline `aggregation`, and the reward-hacking diagnostics."""
+    headline `aggregation` (and the declared `pairs`), and the reward-hacking diagnostics."""
     from prm.eval.bon import CurveConfig, bon_curves, default_methods
     from prm.eval.hacking import false_step_rate, goodhart, length_bias
     from prm.eval.pool import build_pools
@@ -26,7 +27,7 @@ def pool_summary(records: Sequence[PoolRecord], domain: str, *, repeats: int, se
 
     pools = build_pools(list(records))
     curves = bon_curves(pools, default_methods(pools), CurveConfig(repeats=repeats, seed=seed))
-    block = {"bon": curves.to_dict(), "deltas": comparisons(curves, aggregation),
+    block = {"bon": curves.to_dict(), "deltas": comparisons(curves, aggregation, pairs),
              "hacking": {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
                          "false_step_rate": false_step_rate(curves) if DOMAINS[domain].check_steps else None}}
     return curves, pools, block

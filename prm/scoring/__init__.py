@@ -13,7 +13,9 @@ checkpoint's config.json; `hf.py` the transformers backend (`heads.py` its model
 (engine start-up in `prm/vllm_engine.py`, shared with the sampler); `ensemble.py` min / mean ensembles;
 `implicit.py` the implicit-PRM / likelihood-ratio scorer (two causal LMs; `logratio.py` its sequence
 and sums), which `load_scorer` picks for a dir trained with objective "implicit" or holding
-`likelihood_ratio.json` (transformers only); `remote.py` scorers over HTTP (`RemoteScorer` for a
+`likelihood_ratio.json` (transformers only); `generative.py` the generative step verifier (`checks.py`
+its checks and sequence layout), which `load_scorer` picks for a dir trained with objective
+"generative" (transformers or vLLM); `remote.py` scorers over HTTP (`RemoteScorer` for a
 `prm serve` URL, which `load_scorer` also takes, and `VLLMPoolingScorer` for `vllm serve`). This
 file picks the backend and loads.
 
@@ -33,10 +35,11 @@ from prm.scoring.base import BACKENDS, Scorer, ScorerLike, p_correct, read_setti
 from prm.scoring.ensemble import ENSEMBLES, EnsembleScorer, expand_dirs
 from prm.scoring.formats import FORMATS, check_format, detect
 from prm.scoring.hf import HFScorer
+from prm.scoring.generative import GenerativeScorer, is_generative
 from prm.scoring.implicit import ImplicitScorer, is_implicit, ratio_file, write_ratio_settings
 from prm.scoring.remote import RemoteScorer, VLLMPoolingScorer, is_url
 
-__all__ = ["BACKENDS", "ENSEMBLES", "FORMATS", "EnsembleScorer", "HFScorer", "ImplicitScorer", "RemoteScorer", "SETTINGS",
+__all__ = ["BACKENDS", "ENSEMBLES", "FORMATS", "EnsembleScorer", "GenerativeScorer", "HFScorer", "ImplicitScorer", "RemoteScorer", "SETTINGS",
            "Scorer", "ScorerLike", "VLLMPoolingScorer", "load_scorer", "p_correct", "pick_backend", "read_settings", "write_ratio_settings"]
 
 # The load_scorer settings each backend takes; a setting left at None is the backend's own default.
@@ -77,7 +80,8 @@ def load_scorer(model_dirs: str | Path | list, backend: str = "auto", ensemble: 
     vLLM: dtype (default float32), gpu_memory_utilization, max_model_len, enforce_eager, seed.
     A setting the chosen backend does not take is a UserError (see SETTINGS).
     An implicit PRM (objective "implicit") or a likelihood-ratio dir (`write_ratio_settings`) loads an
-    `ImplicitScorer`, in transformers whatever `backend` "auto" would pick.
+    `ImplicitScorer`, in transformers whatever `backend` "auto" would pick. A dir trained with objective
+    "generative" loads a `GenerativeScorer` (transformers or vLLM, as `backend` picks).
     An http:// or https:// URL of a `prm serve` server gives a `RemoteScorer` (backend ignored: the server's).
     """
     if is_url(model_dirs) or (isinstance(model_dirs, list) and any(map(is_url, model_dirs))):
@@ -93,6 +97,9 @@ def load_scorer(model_dirs: str | Path | list, backend: str = "auto", ensemble: 
     implicit = [f == "toolkit" and is_implicit(d) for d, f in zip(dirs, formats)]
     if any(implicit) and (format is not None or sep is not None):
         raise UserError("--format / --sep do not apply to an implicit / likelihood-ratio scorer")
+    generative = [f == "toolkit" and not imp and is_generative(d) for d, f, imp in zip(dirs, formats, implicit)]
+    if any(generative) and (format is not None or sep is not None):
+        raise UserError("--format / --sep do not apply to a generative verifier: it reads its own from config.json")
     if any(implicit) and backend == "vllm":
         raise UserError("the implicit / likelihood-ratio scorer runs in transformers only (backend 'vllm' given)")
     chosen = "transformers" if any(implicit) else pick_backend(backend)
@@ -110,10 +117,12 @@ def load_scorer(model_dirs: str | Path | list, backend: str = "auto", ensemble: 
 
         if len(dirs) > 1 and "gpu_memory_utilization" not in given:
             given["gpu_memory_utilization"] = SHARED_GPU_MEMORY / len(dirs)
-        members = [VLLMScorer(d, format=f, sep=sep, **given) for d, f in zip(dirs, formats)]
+        members = [GenerativeScorer(d, backend="vllm", **given) if gen else VLLMScorer(d, format=f, sep=sep, **given)
+                   for d, f, gen in zip(dirs, formats, generative)]
     else:
-        members = [ImplicitScorer.from_path(d, **given) if imp else HFScorer(d, format=f, sep=sep, **given)
-                   for d, imp, f in zip(dirs, implicit, formats)]
+        members = [ImplicitScorer.from_path(d, **given) if imp else GenerativeScorer(d, **given) if gen
+                   else HFScorer(d, format=f, sep=sep, **given)
+                   for d, imp, gen, f in zip(dirs, implicit, generative, formats)]
     return members[0] if len(members) == 1 else EnsembleScorer(members, ensemble)
 
 

@@ -49,6 +49,21 @@ def read_settings(model_dir: str | Path, cfg: dict | None = None) -> dict:
     return settings
 
 
+def pad_ids(seqs: list[list[int]], pad_id: int, *, left: bool = False):
+    """(input_ids, attention_mask) LongTensors of `seqs` padded to the longest with `pad_id`, on the
+    right (reading scores at known positions) or the left (generating: every row ends at the edge)."""
+    import torch
+
+    n = max(len(x) for x in seqs)
+    ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for row, x in enumerate(seqs):
+        span = slice(n - len(x), n) if left else slice(0, len(x))
+        ids[row, span] = torch.tensor(x, dtype=torch.long)
+        mask[row, span] = 1
+    return ids, mask
+
+
 def length_batches(ids: list[list[int]], max_tokens: int, max_size: int) -> list[list[int]]:
     """Indices of `ids` in batches of similar length, longest first: the first item of a batch sets its
     padded width, a batch holds at most `max_size` items and `max_tokens` padded tokens (at least one)."""

@@ -138,6 +138,7 @@ class ImplicitScorer:
         self.model = _load(AutoModelForCausalLM, self.model_dir, "a causal LM", **kw).to(self.device).eval()
         self.ref = _load(AutoModelForCausalLM, self.ref_dir, "a causal LM", **kw).to(self.device).eval()
         self.max_batch_tokens, self.max_batch_size = max_batch_tokens, max_batch_size
+        self._ref_key = _identity(self.ref_dir, dtype, self.device)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else 0
         self.stats = {"samples": 0, "truncated_steps": 0}
@@ -163,7 +164,7 @@ class ImplicitScorer:
         """r_t per step (NaN for steps past max_length), before any squashing."""
         fitted = [fit(encode_completion(self.tokenizer, q, list(s), self.sep), self.max_length) for q, s in items]
         ids = [seq.input_ids for seq, _ in fitted]
-        lp, lp_ref = self._logprobs(self.model, ids), self._logprobs(self.ref, ids)
+        lp, lp_ref = self._logprobs(self.model, ids), self._ref_logprobs(ids)
         out = []
         for (seq, k), a, b in zip(fitted, lp, lp_ref):
             d = [self.beta * (x - y) for x, y in zip(a[seq.prompt_len - 1:], b[seq.prompt_len - 1:])]
@@ -180,6 +181,19 @@ class ImplicitScorer:
         to_score = STEP_SCORES[self.step_score]
         # NaN (steps past the window) stays NaN through sigmoid and the cumulative sum
         return [to_score(r) for r in self.step_rewards_batch(items)]
+
+    def _ref_logprobs(self, ids: list[list[int]]) -> list[list[float]]:
+        """The reference's log-probabilities, shared by every scorer in this process that has the same
+        reference: the demo scores one pool with the ratio, the implicit PRM and its ORM twin, all
+        against the policy, and the policy's numbers for a sequence are the same each time."""
+        cache = _REF_CACHE.setdefault(self._ref_key, {})
+        todo = [x for x in dict.fromkeys(map(tuple, ids)) if x not in cache]
+        if len(cache) + len(todo) > REF_CACHE_MAX:
+            cache.clear()
+        if todo:
+            for x, lp in zip(todo, self._logprobs(self.ref, [list(t) for t in todo])):
+                cache[x] = lp
+        return [cache[tuple(x)] for x in ids]
 
     def _logprobs(self, model, ids: list[list[int]]) -> list[list[float]]:
         """log p(token i | tokens < i) for i >= 1 of each sequence, batched longest first."""
@@ -211,6 +225,19 @@ class ImplicitScorer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# token ids -> the reference's log-probabilities, per reference (path, weight files' size and mtime,
+# dtype, device); bounded: cleared when full (a pool of 3,200 samples of ~100 tokens is ~3,200 entries)
+_REF_CACHE: dict[tuple, dict[tuple, list[float]]] = {}
+REF_CACHE_MAX = 50_000
+
+
+def _identity(model: str, dtype: str, device: str) -> tuple:
+    d = Path(model)
+    files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in d.iterdir()
+                   if f.is_file() and f.name.endswith(WEIGHT_SUFFIXES)) if d.is_dir() else []
+    return (str(d.resolve()) if d.is_dir() else model, tuple(files), dtype, str(device))
 
 
 def _load(cls, name: str, what: str, **kw):

@@ -13,9 +13,13 @@ Stdlib only (urllib): a trainer's process needs nothing installed to call a rewa
 Errors: a 401 or other 4xx is a `UserError` carrying the server's message and field (bad key, a
 request over a limit); a 5xx, or no answer after the retries, is a `RemoteError` (a UserError too). Retries: only where the server cannot have
 answered — the connection was refused, reset or dropped, or it answered 503 (queue full or
-shutting down: the request was not taken) — `retries` times with doubling backoff from `backoff_s`.
-Scoring is a pure function of the request, so a retry after a dropped connection is harmless even
-if the first attempt was in fact scored. `api_key` defaults to $PRM_API_KEY.
+shutting down: the request was not taken) — `retries` times with doubling backoff from `backoff_s`,
+and then on, every `MAX_BACKOFF_S` at most, until `wait_s` seconds have passed since the first
+attempt: `RemoteScorer`, once it has reached the server, waits 120 s by default (the time a killed
+server takes to be restarted and load its model; a server never reached fails after the retries), so `prm score --model URL` rides out a server restart without losing or
+doubling a sample (tests/test_remote_restart.py). Scoring is a pure function of the request, so a
+retry after a dropped connection is harmless even if the first attempt was in fact scored; the
+caller writes a batch's records only once its answer has come. `api_key` defaults to $PRM_API_KEY.
 
 `VLLMPoolingScorer(model_dir, url)` is the client for users who prefer vLLM's own server:
 
@@ -44,6 +48,7 @@ from prm.scoring.base import Scorer
 
 API_KEY_ENV = "PRM_API_KEY"
 URL_PREFIXES = ("http://", "https://")
+MAX_BACKOFF_S = 2.0        # the longest pause between two retries once `wait_s` keeps them going
 
 
 class RemoteError(UserError):
@@ -65,19 +70,23 @@ def _server_message(body: bytes) -> str:
 
 
 def request_json(url: str, payload: dict | None = None, *, api_key: str | None = None, timeout: float = 300.0,
-                 retries: int = 3, backoff_s: float = 0.5) -> dict:
+                 retries: int = 3, backoff_s: float = 0.5, wait_s: float = 0.0) -> dict:
     """GET (payload None) or POST JSON to `url`; the decoded JSON answer. See the module doc for errors
-    and retries."""
+    and retries (at least `retries`, and more until `wait_s` seconds have passed)."""
     data = None if payload is None else json.dumps(payload, allow_nan=False).encode("utf-8")
     headers = {"Accept": "application/json"}
     if data is not None:
         headers["Content-Type"] = "application/json"
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
-    last = None
-    for attempt in range(retries + 1):
+    last, attempt, start = None, 0, time.monotonic()
+    while True:
         if attempt:
-            time.sleep(backoff_s * 2 ** (attempt - 1))
+            if attempt > retries and time.monotonic() - start >= wait_s:
+                break
+            pause = backoff_s * 2 ** (attempt - 1)
+            time.sleep(pause if attempt <= retries else min(pause, MAX_BACKOFF_S))
+        attempt += 1
         req = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -106,21 +115,22 @@ def request_json(url: str, payload: dict | None = None, *, api_key: str | None =
             last = f"{err.reason}"
         except TimeoutError:
             raise RemoteError(f"{url}: no answer within {timeout} s (raise timeout=...)") from None
-    raise RemoteError(f"{url}: no answer after {retries + 1} attempts ({last}); is the server running?")
+    raise RemoteError(f"{url}: no answer after {attempt} attempts"
+                      + (f" in {time.monotonic() - start:.0f} s" if wait_s else "") + f" ({last}); is the server running?")
 
 
 class RemoteScorer:
     """A `prm serve` server as a scorer. `url` is the server's base URL (http://host:port)."""
 
     def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 300.0, retries: int = 3,
-                 backoff_s: float = 0.5):
+                 backoff_s: float = 0.5, wait_s: float = 120.0):
         if not is_url(url):
             raise UserError(f"RemoteScorer needs an http:// or https:// URL, got {url!r}")
         self.url = url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-        self.timeout, self.retries, self.backoff_s = timeout, retries, backoff_s
+        self.timeout, self.retries, self.backoff_s, self.wait_s = timeout, retries, backoff_s, wait_s
         try:
-            info = self._call("/v1/models")["data"][0]
+            info = self._call("/v1/models", wait=False)["data"][0]   # never reached: a wrong URL, say so soon
             info["kind"]
         except (KeyError, IndexError, TypeError):
             raise UserError(f"{self.url}/v1/models does not describe a `prm serve` model (no 'kind'); for `vllm "
@@ -134,9 +144,9 @@ class RemoteScorer:
         self.backend = f"remote({self.url}, {info.get('backend')})"
         self.stats = {"samples": 0, "requests": 0}
 
-    def _call(self, path: str, payload: dict | None = None) -> dict:
+    def _call(self, path: str, payload: dict | None = None, *, wait: bool = True) -> dict:
         return request_json(self.url + path, payload, api_key=self.api_key, timeout=self.timeout,
-                            retries=self.retries, backoff_s=self.backoff_s)
+                            retries=self.retries, backoff_s=self.backoff_s, wait_s=self.wait_s if wait else 0.0)
 
     def _chunks(self, items):
         """Consecutive runs of items that fit one request (inputs and body bytes, with a margin)."""

@@ -8,7 +8,10 @@ The package, in the order a run goes through it:
   data.py     stepwise records -> token features, pairs, DataStats, the collator (pure but for the tokenizer)
   trainer.py  loss, metrics, the Trainer subclass, model loading, prepare / train_rm / train_ensemble
   save.py     the saved model dir: LoRA merged, toolkit settings in config.json, train_report.json
-  implicit.py objective "implicit": a causal LM against a frozen reference, outcome CE on beta * log-ratio
+  implicit.py objective "implicit": a causal LM against a frozen reference, BCE on beta * log-ratio sums
+              against the outcome (--implicit-labels outcome) or every step prefix's label (step)
+  generative.py objective "generative": a causal LM that writes its own value of each checked step, then a verdict
+  checkpoints.py which checkpoint a resume loads (never a half-written one); the run around each Trainer
 
 Where this departs from TRL's PRMTrainer (<= 1.13): floats are never cast with int(); the prompt is
 followed by the separator in training as in scoring; steps are tokenized as one joined text, not one

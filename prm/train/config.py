@@ -15,6 +15,8 @@ Objectives (ORM and PRM share tokenizer, sequence builder and head; they differ 
 - "implicit": the implicit PRM (Yuan et al. 2024): the model stays a causal LM, r(y) = beta * log
   pi(y) / pi_ref(y) against a frozen reference (the policy), BCE of sigmoid(r(y)) on the outcome
   label; per-step rewards come out as log-ratio sums over each step's tokens (prm/train/implicit.py).
+- "generative": a step verifier that stays a causal LM: it writes its own value at each checked "="
+  before the step's value, then a verdict; LM loss on those tokens (prm/train/generative.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-OBJECTIVES = ("prm", "orm", "pairwise", "implicit")
+OBJECTIVES = ("prm", "orm", "pairwise", "implicit", "generative")
+IMPLICIT_LABELS = ("outcome", "step")
 
 
 # Metadata of a field that is a `prm train` flag (prm/commands/train.py builds the parser from it,
@@ -44,7 +47,8 @@ class TrainConfig:
     objective: str = field(default="prm", metadata={
         "help": "prm: label per step; orm: final correctness at the last step (BCE); "
                 "pairwise: Bradley-Terry on correct vs incorrect samples of one problem; "
-                "implicit: outcome CE on beta * log pi/pi_ref (per-step log-ratio rewards)",
+                "implicit: outcome CE on beta * log pi/pi_ref (per-step log-ratio rewards); "
+                "generative: the LM writes a check value at each '=' and a verdict per step",
         "group": DATA, "choices": OBJECTIVES})
     ref_model: str | None = field(default=None, metadata={   # implicit: None = --model (the paper's setup)
         "help": "implicit: the frozen reference causal LM, the policy; None: --model itself", "group": DATA})
@@ -78,6 +82,17 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "random seed", "group": OPTIM})
     shard: tuple[int, int] | None = None       # (index, count): train on one of `count` problem shards
     beta: float = field(default=0.05, metadata={"help": "implicit: r = beta * log pi/pi_ref", "group": OPTIM})
+    # Outcome supervision is Yuan et al.'s: only r(y) = q_T meets a label. Step supervision is process
+    # supervision in the same parametrization: every labelled prefix's q_t = r_1 + ... + r_t meets that
+    # prefix's label (first-error labels: "the steps up to t are all correct"), so a PRM and an ORM that
+    # differ only in their labels can be compared at equal data (docs/prm_diagnosis.md).
+    implicit_labels: str = field(default="outcome", metadata={
+        "help": "implicit: outcome (BCE of sigmoid(q_T) on the final answer, Yuan et al.) or step (process "
+                "supervision: BCE of sigmoid(q_t) on the label of every labelled step prefix)",
+        "group": OPTIM, "choices": IMPLICIT_LABELS})
+    # generative: where the verifier writes its checks (prm.scoring.checks.CHECK_POSITIONS); a library
+    # knob, no flag: "after_step" exists only for the copying ablation of scripts/bench/bench_prm_generative.py
+    check_position: str = "before_value"
     max_pairs_per_problem: int = field(default=8, metadata={
         "help": "pairwise: pairs sampled per problem", "group": OPTIM})
     lora_r: int = field(default=0, metadata={      # > 0: LoRA (peft, token-classification task type)
@@ -112,6 +127,11 @@ class TrainConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.implicit_labels not in IMPLICIT_LABELS:
+            raise ValueError(f"implicit_labels must be one of {IMPLICIT_LABELS}, got {self.implicit_labels!r}")
+        if self.implicit_labels != "outcome" and self.objective != "implicit":
+            raise ValueError("implicit_labels: only the implicit objective reads it (prm trains on step labels, "
+                             "orm on the outcome)")
         if not self.beta > 0:
             raise ValueError(f"beta must be > 0, got {self.beta}")
         if self.keeps_best and not self.eval_file:
@@ -121,11 +141,13 @@ class TrainConfig:
         if self.backbone_lr is not None:
             if not (math.isfinite(self.backbone_lr) and self.backbone_lr >= 0):
                 raise ValueError(f"backbone_lr must be a finite number >= 0, got {self.backbone_lr}")
-            if self.objective == "implicit":
-                raise ValueError("backbone_lr: the implicit objective has no separate head (it trains the whole LM)")
+            if self.objective in ("implicit", "generative"):
+                raise ValueError(f"backbone_lr: the {self.objective} objective has no separate head (it trains the whole LM)")
             if self.lora_r > 0:
                 raise ValueError("backbone_lr: with LoRA the backbone is already frozen and only adapters train; "
                                  "give one or the other")
+        if self.check_position not in ("before_value", "after_step"):
+            raise ValueError(f"check_position must be 'before_value' or 'after_step', got {self.check_position!r}")
         if self.max_length < 8:
             raise ValueError(f"max_length {self.max_length} is too small")
         if self.shard is not None and not (len(self.shard) == 2 and 0 <= self.shard[0] < self.shard[1]):
@@ -139,7 +161,7 @@ class TrainConfig:
     @property
     def kind(self) -> str:
         """What the scorer returns: per-step scores ("prm") or one score per sample ("orm")."""
-        return "prm" if self.objective in ("prm", "implicit") else "orm"
+        return "prm" if self.objective in ("prm", "implicit", "generative") else "orm"
 
     def to_dict(self) -> dict:
         return asdict(self)

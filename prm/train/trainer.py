@@ -16,7 +16,6 @@ unchanged (configs in scripts/accelerate/).
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from prm.errors import UserError
 from prm.sequence import add_step_tag, resolve_step_tag
+from prm.train.checkpoints import resume_point, train_and_save
 from prm.train.config import TrainConfig
 from prm.train.data import IGNORE, Collator, DataStats, make_features, read_stepwise
 from prm.train.save import file_sha256, save_run, toolkit_settings
@@ -250,8 +250,10 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
         from prm.train.implicit import train_implicit
 
         return train_implicit(cfg, progress=progress)
-    from transformers.trainer_utils import get_last_checkpoint
+    if cfg.objective == "generative":     # a causal LM that writes checks and verdicts: its own loop
+        from prm.train.generative import train_generative
 
+        return train_generative(cfg, progress=progress)
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
     tokenizer = load_tokenizer(cfg.model)
@@ -261,15 +263,8 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
         raise UserError(f"{cfg.eval_file}: no usable eval samples for objective {cfg.objective!r}, so there is no "
                         "held-out loss for --best-on-eval / --early-stopping to follow")
 
-    last = None
-    run_file = ckpt_dir / "run.json"
-    if cfg.resume and ckpt_dir.is_dir():
-        last = get_last_checkpoint(str(ckpt_dir))
-        if last and run_file.exists():
-            before = json.loads(run_file.read_text())
-            if before.get("data_sha256") != data_hash or before.get("objective") != cfg.objective:
-                raise UserError(f"{ckpt_dir}: checkpoints are from a different run (training data or "
-                                "objective changed); use a new --out (output_dir) or --no-resume")
+    run = {"data_sha256": data_hash, "objective": cfg.objective}
+    last = resume_point(cfg.resume, ckpt_dir, run)
     from transformers import set_seed
 
     set_seed(cfg.seed)  # the new score head is drawn from torch's RNG: unseeded, two runs (or a DDP run) differ
@@ -287,18 +282,10 @@ def train_rm(cfg: TrainConfig, *, progress: bool = True) -> Path:
         compute_metrics=(lambda p: step_metrics(p.predictions, p.label_ids, cfg.objective)),
         preprocess_logits_for_metrics=_pair_rewards if cfg.objective == "pairwise" else _margin_for_metrics,
         objective=cfg.objective, backbone_lr=cfg.backbone_lr, callbacks=callbacks)
-    if trainer.is_world_process_zero():
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        run_file.write_text(json.dumps({"data_sha256": data_hash, "objective": cfg.objective}))
-    result = trainer.train(resume_from_checkpoint=last)
-    eval_metrics = trainer.evaluate() if ev else {}
-
-    if trainer.is_world_process_zero():
-        save_run(trainer, tokenizer, cfg, toolkit_settings(cfg, step_tag, step_tag_id, stats, data_hash), stats,
-                 result.metrics, eval_metrics, last)
-    trainer.accelerator.wait_for_everyone()
-    if trainer.is_world_process_zero() and not cfg.keep_checkpoints:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    train_and_save(trainer, ckpt_dir=ckpt_dir, out=out, run=run, last=last, has_eval=bool(ev),
+                   keep_checkpoints=cfg.keep_checkpoints, save=lambda metrics, eval_metrics: save_run(
+                       trainer, tokenizer, cfg, toolkit_settings(cfg, step_tag, step_tag_id, stats, data_hash), stats,
+                       metrics, eval_metrics, last))
     return out
 
 

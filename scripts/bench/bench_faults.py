@@ -1,6 +1,6 @@
 """The faults a long run meets (issue 27), each at a larger size than its test, and what happened.
 
-    .venv/bin/python scripts/bench/bench_faults.py                 # ~1 min on 2 CPU cores
+    .venv/bin/python scripts/bench/bench_faults.py                 # ~3 min on 2 CPU cores
     .venv/bin/python scripts/bench/bench_faults.py --quick --only lock
 
 - lock: a second `prm label` on the same --out while the first runs (refused?), then the first
@@ -14,9 +14,15 @@
   announced at 1 GiB, clients hanging up mid-response, an input that makes the scorer raise):
   every well-formed answer checked, each hostile client's status counted, RSS before and after.
 
-Not covered here (no code for them yet): a trainer killed mid-checkpoint (fault 3) and a remote
-scorer's server restarted mid-run (fault 5). Every loop is bounded in count and time; loopback only.
-Exit status 1 when any check fails.
+- train: `prm train` of a tiny PRM killed with SIGKILL halfway through writing a checkpoint's
+  optimizer.pt, then halfway through a later one's trainer_state.json (a hook in the child writes
+  half the file and kills itself: tests/test_train_faults.py's HOOK), then at seeded random
+  moments (as a checkpoint directory appears), each time rerun; then the same training onto a
+  tmpfs that fills up, rerun after it is grown. Held-out scores against an uninterrupted run's.
+- restart: `prm score --model URL` over thousands of samples while `prm serve` is SIGKILLed and
+  restarted twice at random points; the output against a local `prm score --model DIR` run's.
+
+Every loop is bounded in count and time; loopback only. Exit status 1 when any check fails.
 """
 
 from __future__ import annotations
@@ -46,12 +52,16 @@ from common import Row, report  # noqa: E402
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("what to run")
-    g.add_argument("--only", choices=["lock", "disk", "serve"], action="append", help="run only these (repeatable)")
+    g.add_argument("--only", choices=["lock", "disk", "serve", "train", "restart"], action="append",
+                   help="run only these (repeatable)")
     g.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     s = p.add_argument_group("sizes")
     s.add_argument("--samples", type=int, default=20_000, help="samples labeled in the lock and disk runs")
     s.add_argument("--idle", type=int, default=1000, help="silent connections held open against the server")
     s.add_argument("--requests", type=int, default=400, help="well-formed requests sent meanwhile")
+    s.add_argument("--train-steps", type=int, default=48, help="optimizer steps of the killed `prm train`")
+    s.add_argument("--random-kills", type=int, default=3, help="`prm train` SIGKILLs at random moments, after the planned two")
+    s.add_argument("--scored", type=int, default=3000, help="samples scored through the restarted server")
     s.add_argument("--seed", type=int, default=0, help="picks the moment of the SIGKILL")
     return p.parse_args()
 
@@ -304,6 +314,135 @@ def fault_serve(args) -> tuple[list[Row], list[str], bool]:
             Row("serve: RSS growth over the run", (rss1 - rss0) / 2**20, None, "MiB", "lower")], notes, ok
 
 
+# ----------------------------------------------------------------------------- train and restart
+# the tests' own harnesses, at a larger size: one way to kill a trainer mid-write, one to restart a server
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def train_inputs(d: Path, n: int) -> Path:
+    from fixtures_scoring import first_error_records, texts_for, write_jsonl
+
+    from prm.tiny import TinyConfig, build_tiny_causal_lm
+
+    d.mkdir(parents=True, exist_ok=True)
+    recs = first_error_records(n + 40, seed=3)
+    write_jsonl(d / "train.jsonl", recs[:n])
+    write_jsonl(d / "eval.jsonl", recs[n:])
+    build_tiny_causal_lm(d / "lm", texts_for(recs), TinyConfig(regex_pretokenize=False))
+    return d
+
+
+def train_run(d: Path, out: Path, steps: int, cut: str | None = None) -> subprocess.CompletedProcess:
+    from test_train_faults import HOOK
+
+    argv = ["train", "--model", str(d / "lm"), "--train", str(d / "train.jsonl"), "--out", str(out), "--max-steps",
+            str(steps), "--save-steps", "4", "--batch-size", "8", "--lr", "3e-3"]
+    return subprocess.run([sys.executable, "-c", HOOK, *argv], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**ENV, **({"PRM_TEST_CUT": cut} if cut else {})})
+
+
+def fault_train(args, d: Path, rng) -> tuple[list[Row], list[str], bool, Path | None]:
+    from test_train_faults import held_out_scores, max_diff
+
+    from prm.train.checkpoints import checkpoints
+
+    steps = args.train_steps
+    data = train_inputs(d / "train_data", 320 if args.quick else 640)
+    t0 = time.monotonic()
+    ref = train_run(data, d / "train_ref", steps)
+    if ref.returncode:
+        return [], [f"train: the uninterrupted run failed: {ref.stderr[-500:]}"], False, None
+    want = held_out_scores(d / "train_ref", data)
+    notes = [f"train: an uninterrupted `prm train` of {steps} steps (checkpoint every 4) in {time.monotonic() - t0:.1f} s"]
+    out, ckpts, kills = d / "train_killed", d / "train_killed" / "checkpoints", []
+    for cut in (f"checkpoint-{steps // 4 // 2 * 4}/optimizer.pt", f"checkpoint-{steps // 4 * 3 // 4 * 4}/trainer_state.json"):
+        r = train_run(data, out, steps, cut)
+        kills.append((cut, r.returncode, [x for x in r.stderr.splitlines() if "incomplete checkpoint" in x]))
+    for _ in range(args.random_kills):    # SIGKILL as a random later checkpoint appears: inside its write or just after
+        newest = max((int(c.name.split("-")[1]) for c in checkpoints(ckpts)), default=0)
+        if newest + 4 > steps:
+            break
+        target = ckpts / f"checkpoint-{4 * rng.randint(newest // 4 + 1, steps // 4)}"
+        p = subprocess.Popen([sys.executable, "-m", "prm", "train", "--model", str(data / "lm"), "--train",
+                              str(data / "train.jsonl"), "--out", str(out), "--max-steps", str(steps), "--save-steps",
+                              "4", "--batch-size", "8", "--lr", "3e-3"], cwd=ROOT, env=ENV,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        t1 = time.monotonic()
+        while not target.exists() and p.poll() is None and time.monotonic() - t1 < 300:
+            time.sleep(0.002)
+        p.kill()
+        err = p.communicate(timeout=60)[1]
+        kills.append((target.name + " appeared", p.returncode, [x for x in err.splitlines() if "incomplete checkpoint" in x]))
+    half = [c.name for c in checkpoints(ckpts) if not (c / "trainer_state.json").exists()]
+    final = train_run(data, out, steps)
+    ok_final = final.returncode == 0
+    diff = max_diff(held_out_scores(out, data), want) if ok_final else None
+    for what, rc, skipped in kills:
+        notes.append(f"train: run killed at {what}: exit {rc}; on start it said: {skipped[:1] or 'nothing to skip'}")
+    notes.append(f"train: final rerun: exit {final.returncode}, resumed from "
+                 f"{json.loads((out / 'train_report.json').read_text())['resumed_from'] if ok_final else '?'} "
+                 f"(incomplete checkpoints left by the last kill: {half or 'none'}); max |held-out score - "
+                 f"uninterrupted| = {diff}")
+    rows = [Row("train: SIGKILLs survived (rerun completed)", float(ok_final) * len(kills), float(len(kills)), "", "higher"),
+            Row("train: max |held-out score diff| after kills", diff, None, "", "lower")]
+    ok = ok_final and diff is not None and diff <= 1e-6 and all(rc == -signal.SIGKILL for _, rc, _ in kills)
+    if os.geteuid() != 0:
+        return rows, notes + ["train: full disk skipped (mounting a tmpfs needs root)"], ok, d / "train_ref"
+    small = d / "train_small"
+    small.mkdir()
+    size_mb = 10
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(small)], capture_output=True).returncode:
+        return rows, notes + ["train: full disk skipped (mount failed)"], ok, d / "train_ref"
+    try:
+        r = train_run(data, small / "m", steps)
+        lines = [x for x in r.stderr.splitlines() if x.startswith("prm")]
+        one_line = r.returncode == 2 and len(lines) == 1 and "disk full" in lines[0] and "Traceback" not in r.stderr
+        bad = [c.name for c in checkpoints(small / "m" / "checkpoints") if not (c / "trainer_state.json").exists()]
+        subprocess.run(["mount", "-o", "remount,size=256m", str(small)], check=True, timeout=30)
+        r2 = train_run(data, small / "m", steps)
+        ddiff = max_diff(held_out_scores(small / "m", data), want) if r2.returncode == 0 else None
+        notes += [f"train: on a {size_mb} MiB tmpfs: exit {r.returncode}: {lines[:1]}",
+                  f"train: grown to 256 MiB, rerun: exit {r2.returncode}; max |held-out score diff| = {ddiff}"]
+        rows += [Row("train: full disk: one clear line (1 = yes)", float(one_line), None, "", ""),
+                 Row("train: full disk: half-written checkpoints left", float(len(bad)), None, "", "lower"),
+                 Row("train: full disk: max |held-out score diff| after rerun", ddiff, None, "", "lower")]
+        ok = ok and one_line and not bad and ddiff is not None and ddiff <= 1e-6
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True, timeout=30)
+    return rows, notes, ok, d / "train_ref"
+
+
+def fault_restart(args, d: Path, model_dir: Path, rng) -> tuple[list[Row], list[str], bool]:
+    from fixtures_scoring import first_error_records, write_jsonl
+    from test_remote_restart import check_same, run_through_restarts, score_argv
+
+    n = args.scored
+    inp = write_jsonl(d / "score_in.jsonl", [{**r, "prompt": f"#{i} {r['prompt']}"}
+                                             for i, r in enumerate(first_error_records(n, seed=5))])
+    kill_at = sorted(rng.sample(range(n // 10, n * 9 // 10), 2))
+    t0 = time.monotonic()
+    try:
+        at = run_through_restarts(model_dir, inp, d / "remote.jsonl", n, kill_at=kill_at, batch=16, limit_s=600)
+    except AssertionError as e:
+        return [Row("restart: run completed (1 = yes)", 0.0, None, "", "")], [f"restart: {str(e)[:500]}"], False
+    took = time.monotonic() - t0
+    r = subprocess.run(score_argv(str(model_dir), inp, d / "local.jsonl", 64) + ["--backend", "transformers"],
+                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    rows_r = [json.loads(x) for x in (d / "remote.jsonl").read_text().splitlines()]
+    ids = [x["prompt"] for x in rows_r]
+    lost, doubled = n - len(set(ids)), len(ids) - len(set(ids))
+    try:
+        worst, same = check_same(d / "remote.jsonl", d / "local.jsonl", n), True
+    except AssertionError:
+        worst, same = None, False
+    notes = [f"restart: {n} samples by URL in {took:.1f} s, server SIGKILLed at output lines {at} and restarted "
+             f"each time; local run exit {r.returncode}; max |remote - local| = {worst}"]
+    return [Row("restart: samples lost", float(lost), None, "", "lower"),
+            Row("restart: samples doubled", float(doubled), None, "", "lower"),
+            Row("restart: max |remote - local score|", worst, None, "", "lower")], notes, \
+        same and not lost and not doubled and r.returncode == 0
+
+
 def _request(body: dict) -> bytes:
     data = json.dumps(body).encode()
     return b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data)
@@ -322,8 +461,8 @@ def _open(s: socket.socket) -> bool:
 def main() -> int:
     args = parse_args()
     if args.quick:
-        args.samples, args.idle, args.requests = 2000, 200, 80
-    only = set(args.only or ["lock", "disk", "serve"])
+        args.samples, args.idle, args.requests, args.train_steps, args.random_kills, args.scored = 2000, 200, 80, 24, 1, 600
+    only = set(args.only or ["lock", "disk", "serve", "train", "restart"])
     rng = random.Random(args.seed)
     rows, notes, ok = [], [], True
     with tempfile.TemporaryDirectory(prefix="bench_faults_") as tmp:
@@ -347,9 +486,22 @@ def main() -> int:
         if "serve" in only:
             r, n, good = fault_serve(args)
             rows, notes, ok = rows + r, notes + n, ok and good
-    report("faults", "faults of a long run: concurrent writers, a full disk, hostile clients of prm serve", rows,
+        model = None
+        if only & {"train", "restart"}:
+            r, n, good, model = fault_train(args, d, rng)
+            if "train" in only:
+                rows, notes, ok = rows + r, notes + n, ok and good
+        if "restart" in only:
+            if model is None:
+                rows, notes, ok = rows, notes + ["restart: no model to serve (training failed)"], False
+            else:
+                r, n, good = fault_restart(args, d, model, rng)
+                rows, notes, ok = rows + r, notes + n, ok and good
+    report("faults", "faults of a long run: concurrent writers, a full disk, hostile clients of prm serve, a killed "
+           "trainer, a restarted server", rows,
            ours="this run", theirs="expected", notes=notes + [f"all checks passed: {ok}"],
-           extra={"quick": args.quick, "samples": args.samples, "idle": args.idle, "requests": args.requests})
+           extra={"quick": args.quick, "samples": args.samples, "idle": args.idle, "requests": args.requests,
+                  "train_steps": args.train_steps, "random_kills": args.random_kills, "scored": args.scored})
     return 0 if ok else 1
 
 

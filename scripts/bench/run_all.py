@@ -37,10 +37,15 @@ EXPECTED = {
     "demo": "the demo: wall time per stage and peak memory",
     "growth": "growth of labeling, training, scoring time with samples and solution length",
     "math_heldout": "math verifier vs math-verify on held-out phrasing and published labels (dev split)",
+    "math_hardpairs": "math verifier vs math-verify on math-verify's own hard pairs (dev split)",
     "prm_scaling": "PRM learning curve: best-of-16 vs training-set size, PRM vs ORM vs majority",
     "prm_recipes": "PRM training recipes on the validation pool: probe, backbone rate, hard negatives, early stopping, depth",
+    "prm_size": "PRM size curve: token-classification PRM, ORM and likelihood ratio vs judge size",
+    "prm_supervision": "process vs outcome supervision at equal data in the implicit parametrization",
+    "prm_generative": "generative step verifier: check before the written value, copying, best-of-16 (validation)",
     "threads": "torch threads: default vs prm.threads, idle and beside a busy process",
     "grpo": "GRPO with a PRM reward: outcome vs PRM vs outcome + PRM, held-out accuracy before and after",
+    "faults": "the faults a long run meets: two writers, a full disk, killed trainers, hostile clients, server restarts",
     "serve": "prm serve under concurrent clients vs the in-process scorer; no request lost across a restart",
 }
 
