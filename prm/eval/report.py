@@ -135,7 +135,7 @@ def reading(domain: str, d: dict) -> list[str]:
                      "(`prm_recipes`). Why, and what would reach it (a larger judge trained as a language model, "
                      "or far more labels): docs/prm_diagnosis.md. The likelihood-ratio row, where present, is the "
                      "scorer that earns its keep here.")
-    if head and domain == "math":
+    if head and _has_step_checker(domain):     # the size curve was measured with the step checker's labels
         lines.append(SIZE_FINDING)
     beam = d.get("beam")
     if beam and beam.get("accuracy") is not None and beam.get("bon_at_equal_compute"):
@@ -168,6 +168,12 @@ def _stage_table(stages: dict) -> list[str]:
         t = f"{st['seconds']:.1f}s" if st.get("seconds") is not None else ""
         rows.append(f"| {name} | {mark} | {t} | {st.get('detail', '')} |")
     return rows
+
+
+def _has_step_checker(domain: str) -> bool:
+    from prm.domains import DOMAINS
+
+    return domain in DOMAINS and DOMAINS[domain].check_steps is not None
 
 
 def _headline_names(results: dict) -> str:
