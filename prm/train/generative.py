@@ -149,7 +149,7 @@ def train_generative(cfg: TrainConfig, *, progress: bool = True) -> Path:
     """Train a generative step verifier; returns the output directory (a plain HF causal-LM dir)."""
     from transformers import set_seed
 
-    from prm.train.implicit import _tokenizer, load_causal_lm
+    from prm.train.implicit import _tokenizer, trainable_causal_lm
 
     out = Path(cfg.output_dir)
     ckpt_dir = out / "checkpoints"
@@ -169,13 +169,7 @@ def train_generative(cfg: TrainConfig, *, progress: bool = True) -> Path:
     run = {"data_sha256": data_hash, "objective": cfg.objective, "check_position": cfg.check_position}
     last = resume_point(cfg.resume, ckpt_dir, run)
     set_seed(cfg.seed)
-    model = load_causal_lm(cfg.model)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    if cfg.lora_r > 0:
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                                                 lora_dropout=cfg.lora_dropout, target_modules="all-linear"))
+    model = trainable_causal_lm(cfg, tokenizer)
     callbacks = []
     if cfg.early_stopping:
         from transformers import EarlyStoppingCallback

@@ -231,6 +231,19 @@ def load_causal_lm(name: str):
                         f"{str(e).splitlines()[0][:200]}") from None
 
 
+def trainable_causal_lm(cfg: TrainConfig, tokenizer):
+    """`cfg.model` as the causal LM a log-ratio or generative objective trains (LoRA adapters when
+    `cfg.lora_r` > 0); call after seeding."""
+    model = load_causal_lm(cfg.model)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if cfg.lora_r > 0:
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                                 lora_dropout=cfg.lora_dropout, target_modules="all-linear"))
+    return model
+
+
 def reference_logprobs(ref_model, feats: list[dict], pad_id: int, batch_size: int) -> list:
     """log pi_ref(completion | prompt) of each feature (step supervision: of each labelled prefix, a
     list): eval mode, no gradient, batched."""
@@ -319,13 +332,7 @@ def train_implicit(cfg: TrainConfig, *, progress: bool = True) -> Path:
            "implicit_labels": cfg.implicit_labels}
     last = resume_point(cfg.resume, ckpt_dir, run)
     set_seed(cfg.seed)
-    model = load_causal_lm(cfg.model)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    if cfg.lora_r > 0:
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                                                 lora_dropout=cfg.lora_dropout, target_modules="all-linear"))
+    model = trainable_causal_lm(cfg, tokenizer)
     trainer = _trainer_class()(
         model=model, args=cfg.training_arguments(str(ckpt_dir), has_eval=bool(ev)), train_dataset=train,
         eval_dataset=ev or None, data_collator=ImplicitCollator(tokenizer.pad_token_id), processing_class=tokenizer,
