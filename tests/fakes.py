@@ -137,3 +137,37 @@ def length_scorer(kind: str) -> FakeScorer:
     if kind == "prm":
         return FakeScorer(lambda q, steps: [1.0 / (1 + len(s)) for s in steps])
     return FakeScorer(lambda q, steps: [0.9 if "7" in " ".join(steps) else 0.1], kind=kind)
+
+
+def seeded_menu_sampler(answers: tuple[str, ...] = ("1", "2", "3")) -> FakeSampler:
+    """A menu sampler whose draws depend on the request seed S (None counts as 0), as a seeded
+    engine's do: step k at depth d is '<good|bad> d.k sS' (good for even k); at depth 2 the step also
+    ends the solution with 'The answer is A', A = answers[S % len(answers)]. Every request's
+    (prompt, seed) is kept in `seeds`, in order."""
+    seeds: list[tuple[str, int | None]] = []
+
+    def reply(prompt, params):
+        seeds.append((prompt, params.seed))
+        s, depth = params.seed or 0, prompt.count(params.stop[0])
+        tail = f" The answer is {answers[s % len(answers)]}." if depth >= 2 else ""
+        return [Completion(f"{'good' if k % 2 == 0 else 'bad'} {depth}.{k} s{s}{tail}", [1, 2, 3], None, "stop",
+                           len(prompt), 3) for k in range(params.n)]
+
+    sampler = FakeSampler(reply, eos_ids=(EOS,))
+    sampler.seeds = seeds
+    return sampler
+
+
+def recording(sampler: FakeSampler) -> FakeSampler:
+    """`sampler`, keeping every prompt's answer in `completions` (a list of lists), so a test can sum
+    the tokens a search was given."""
+    sampler.completions = []
+    reply = sampler.reply
+
+    def rec(prompt, params):
+        out = reply(prompt, params)
+        sampler.completions.append(out)
+        return out
+
+    sampler.reply = rec
+    return sampler

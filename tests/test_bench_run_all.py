@@ -42,3 +42,35 @@ def test_only_reruns_some_and_keeps_the_others(tmp_path, monkeypatch):
     assert "| speed (x) | 3.000 | 1.000 | 3.00x |" in second          # beta kept
     assert "| speed (x) | 2.000 | 1.000 | 2.00x |" not in second      # alpha's old success is not shown
     assert "kept from an earlier run" in second
+
+
+def test_keep_long_copies_long_sections_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_all, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run_all, "LAST_RUN", tmp_path / "results" / "last_run.json")
+    monkeypatch.setattr(run_all, "discover", lambda: {"alpha": Path("bench_alpha.py"), "prm_size": Path("bench_prm_size.py")})
+    out = tmp_path / "B.md"
+    out.write_text("# Benchmarks\n\n## alpha\n\nold alpha\n\n## prm_size\n\n### the size curve\n\nmeasured at git abc1234\n")
+    calls = []
+
+    def run_one(name, script, *, quick, timeout, extra):
+        calls.append(name)
+        return fake_run({"alpha": ("ok", 2.0)})(name, script, quick=quick, timeout=timeout, extra=extra)
+
+    monkeypatch.setattr(run_all, "run_one", run_one)
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--keep-long", "--out", str(out)])
+    assert run_all.main() == 0
+    text = out.read_text()
+    assert calls == ["alpha"]                                   # the long one is not rerun
+    assert "old alpha" not in text                              # the short one is measured anew
+    assert "measured at git abc1234" in text and "--keep-long" in text and run_all.LONG["prm_size"] in text
+    assert "| [prm_size](#prm-size) | kept (long, see its section) | - |" in text
+    assert text.count("## prm_size") == 1
+
+
+def test_clean_output_drops_engine_logs_and_progress_bars():
+    raw = ("(EngineCore pid=12) INFO 12-07 05:57:03 [core.py:1] started\n"
+           "WARNING 12-07 05:57:03 [cpu.py:2] triton\n"
+           "Loading weights: 100%|##| 38/38 [00:00<00:00, 9511.46it/s]\n"
+           "search:  10%|#| 1/10 [00:01<00:12,  1.34s/step]\rsearch: 100%|#| 10/10 [00:10<00:00,  1.00step/s]\n"
+           "accuracy 55.0%\n")
+    assert run_all.clean_output(raw) == "accuracy 55.0%"

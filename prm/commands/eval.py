@@ -22,6 +22,15 @@ Skywork, TRL) are read their own way (`--format`, docs/real_models.md section 7)
   prm eval processbench --scorer math-shepherd-mistral-7b-prm --threshold-from gsm8k \
       --data gsm8k.json --data math.json --data olympiadbench.json --data omnimath.json --out runs/pb
 
+`compute-optimal` (Snell et al. 2024): bins problems by a difficulty read without ground truth (the
+scorer's mean over each problem's first --probe pool samples), chooses per bin and per token budget
+the best configuration -- best-of-n / weighted vote / majority at every n of the pool, and every
+--run (a beam, DVTS or particle-filtering output) -- on the validation problems, and reports the
+frontier on the test problems against best-of-N (--reference), with a paired 95% interval:
+
+  prm eval compute-optimal --val-pool val_bon.jsonl --test-pool test_bon.jsonl --scorer ratio:min \
+      --run pf@8=val_pf8.jsonl,test_pf8.jsonl --run dvts@16=val_dvts16.jsonl,test_dvts16.jsonl --out runs/co
+
 `steps`: step AUROC and expected calibration error of a scorer on stepwise records (labels True/
 1.0 = correct; floats are thresholded at 0.5 for AUROC and ECE; null labels are skipped).
 """
@@ -85,7 +94,26 @@ def add_arguments(p):
     s.add_argument("--backend", default="auto", help="scorer backend: auto, transformers or vllm")
     s.add_argument("--limit", type=positive_int, default=None, help="only the first N records")
     add_format_flags(s)
-    for sp in (b, q, s):
+    c = sub.add_parser("compute-optimal", help="per-difficulty-bin strategy and budget, chosen on validation; "
+                                               "the frontier on test against best-of-N")
+    c.add_argument("--val-pool", required=True, help="best-of-N pool JSONL of the validation problems (prm search --method bon)")
+    c.add_argument("--test-pool", required=True, help="best-of-N pool JSONL of the test problems, same scorer")
+    c.add_argument("--scorer", default=None, metavar="RM[:AGG]",
+                   help="the pool's reward model that ranks best-of-n and rates difficulty (default: the first; "
+                        "a PRM's steps aggregated by AGG, default min)")
+    c.add_argument("--run", action="append", default=[], metavar="NAME=VAL_FILE,TEST_FILE",
+                   help="a step-level search output (prm search --method beam|dvts|pf) on the validation and the "
+                        "test problems; its tokens read from extra.cost (repeatable)")
+    c.add_argument("--probe", type=positive_int, default=4,
+                   help="difficulty = the scorer's mean over the first K samples of a problem's pool; those K "
+                        "samples are charged to every configuration (best-of-n reuses them)")
+    c.add_argument("--bins", type=positive_int, default=4, help="difficulty bins (validation quantiles)")
+    c.add_argument("--ns", default=None, help="best-of-n sizes taken from the pools (default 1,2,4,... up to the smallest pool)")
+    c.add_argument("--reference", default=None,
+                   help="the configuration to reach (default: bon-naive at the largest n)")
+    c.add_argument("--seed", type=nonneg_int, default=0, help="seed of the bootstrap interval")
+    c.add_argument("--out", default=None, help="write results.json here (optional)")
+    for sp in (b, q, s, c):
         sp.set_defaults(_sub=sp)
 
 
@@ -306,5 +334,83 @@ def _steps(args) -> int:
     return 0
 
 
+def _compute_optimal(args) -> int:
+    import json
+
+    from prm.eval import compute_optimal as co
+    from prm.eval.pool import build_pools, read_pool
+    from prm.records import iter_records, write_text_atomic
+
+    runs: dict[str, tuple[str, str]] = {}
+    for spec in args.run:
+        name, eq, files = spec.partition("=")
+        val_file, comma, test_file = files.partition(",")
+        if not eq or not comma or not name or not val_file or not test_file:
+            raise UserError(f"--run {spec!r}: expected NAME=VAL_FILE,TEST_FILE")
+        if name in runs or name.startswith("bon-"):
+            raise UserError(f"--run {spec!r}: name {name!r} is taken (given twice, or a best-of-n name)")
+        runs[name] = (val_file, test_file)
+    files = [args.val_pool, args.test_pool] + [f for pair in runs.values() for f in pair]
+    out = Path(args.out) if args.out else None
+    check_paths(inputs={"--val-pool/--test-pool/--run": files}, outputs={"--out": [out / "results.json"]} if out else {})
+    splits = {}
+    for split, pool_file, k in (("val", args.val_pool, 0), ("test", args.test_pool, 1)):
+        pools = build_pools(read_pool(pool_file), progress=True)
+        if not pools:
+            raise UserError(f"{pool_file}: no samples")
+        names = sorted({k2 for p in pools for k2 in p.scores})
+        rm, _, agg = (args.scorer or "").partition(":")
+        key = next((kk for kk in names if kk[0] == (rm or names[0][0]) and kk[1] in (agg or "min", None)), None)
+        if key is None:
+            raise UserError(f"--scorer {args.scorer}: {pool_file} has {sorted({n[0] for n in names})}")
+        smallest = min(len(p) for p in pools)
+        try:
+            ns = [int(x) for x in args.ns.split(",")] if args.ns else [2 ** i for i in range(8) if 2 ** i <= smallest]
+        except ValueError:
+            raise UserError(f"--ns: expected comma-separated integers, got {args.ns!r}") from None
+        if max(ns) > smallest or min(ns) < 1:
+            raise UserError(f"--ns: every n must be between 1 and the smallest pool ({smallest} in {pool_file})")
+        outcomes = {}
+        for name, pair in runs.items():
+            try:
+                outcomes[name] = co.search_outcomes(iter_records(pair[k], "pool"))
+            except ValueError as e:
+                raise UserError(f"--run {name}: {e}") from None
+        try:
+            splits[split] = co.prepare(pools, key, probe=args.probe, ns=ns, runs=outcomes)
+        except ValueError as e:
+            raise UserError(f"{pool_file}: {e}") from None
+    val, test = splits["val"], splits["test"]
+    for name, sp in splits.items():
+        if not sp.problems():
+            raise UserError(f"{name}: no problem is answered by every configuration (do the --run files and the pool "
+                            f"cover the same problems?)")
+    front = co.frontier(val, test, n_bins=args.bins)
+    reference = args.reference or f"bon-naive@{max(ns)}"
+    try:
+        vs = co.versus(val, test, front, reference, seed=args.seed)
+    except KeyError:
+        raise UserError(f"--reference {reference}: no such configuration; have {', '.join(sorted(val.table))}") from None
+    print(f"{len(val.problems())} validation / {len(test.problems())} test problems, {args.bins} difficulty bins, "
+          f"probe {args.probe} samples, {len(val.table)} configurations")
+    print(f"{'budget':>9} {'val acc':>8} {'test acc':>9} {'test tokens':>12}  choice per bin (easy -> hard)")
+    for pt in front["points"]:
+        print(f"{pt['budget']:>9.1f} {pt['val_accuracy']:>8.1%} {pt['test_accuracy']:>9.1%} {pt['test_tokens']:>12.1f}  "
+              f"{' | '.join(pt['choice'].values())}")
+    if vs["reached"]:
+        print(f"{reference}: {vs['reference_test_accuracy']:.1%} at {vs['reference_test_tokens']:.0f} tokens; "
+              f"compute-optimal {vs['test_accuracy']:.1%} at {vs['test_tokens']:.0f} tokens "
+              f"({vs['token_ratio']:.2f}x), difference {vs['delta']:+.1%} [{vs['lo']:+.1%}, {vs['hi']:+.1%}]")
+    else:
+        print(f"{reference}: no budget reaches its validation accuracy ({vs['reference_val_accuracy']:.1%})")
+    if out:
+        write_text_atomic(out / "results.json", json.dumps({"frontier": front, "versus": vs, "probe": args.probe,
+                                                           "val_pool": args.val_pool, "test_pool": args.test_pool,
+                                                           "runs": runs}, indent=2))
+        print(f"wrote {out}/results.json")
+    return 0
+
+
 def run(args) -> int:
-    return {"bon": _bon, "processbench": _processbench, "steps": _steps}[args.what](args)
+    return {"bon": _bon, "processbench": _processbench, "steps": _steps,
+            "compute-optimal": _compute_optimal}[args.what](args)

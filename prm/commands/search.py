@@ -22,6 +22,11 @@ every prefix with the PRM, aggregates the step scores with --aggregation, keeps 
 pool line (its PRM step scores under the scorer's name, plus `score`, `truncated` and
 `generated_tokens` for comparisons at equal compute), so `prm eval bon` reads it too.
 
+dvts: --n / --subtree-width independent subtrees, each keeping its best of --subtree-width next
+steps per step; the answer is the best leaf or a weighted vote over the leaves (--select best|vote).
+pf: particle filtering (--select weight|vote). --verify-steps prune|weight lets the domain's step
+checker (math: sympy) drop or rank last the steps it proves false in beam and dvts.
+
 Each strategy is `prm.search.STRATEGIES[METHOD]`; its config's fields are filled from the flags of
 the same name.
 
@@ -35,15 +40,18 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from prm.commands.argtypes import fraction, nonneg_float, nonneg_int, positive_int
+from prm.commands.argtypes import fraction, nonneg_float, nonneg_int, positive_float, positive_int, unit_float
 from prm.commands.engine_flags import add_engine_flags, engine_config
 from prm.commands.scorer_flags import add_format_flags
 from prm.commands.vocab import add_renamed
 from prm.errors import UserError
 from prm.scoring.remote import is_url
 from prm.search.aggregate import AGGREGATIONS
+from prm.search.particle import RESAMPLING, ParticleConfig
 
 POLICY_NAMES = ("math", "code")
+# the step-level strategies: a PRM guides them, and one domain (its separator, its checker) per run
+STEP_METHODS = {"beam", "dvts", "pf"}
 
 
 def add_arguments(p):
@@ -51,7 +59,8 @@ def add_arguments(p):
 
     g = p.add_argument_group("inputs")
     g.add_argument("--method", choices=list(STRATEGIES), required=True,
-                   help="the search strategy (prm.search.STRATEGIES): bon = sample+score a pool; beam = beam search")
+                   help="the search strategy (prm.search.STRATEGIES): bon = sample+score a pool; beam = beam search; "
+                        "dvts = diverse verifier tree search; pf = particle filtering")
     g.add_argument("--problems", required=True, help="JSONL of Problem records (math: answer; code: tests)")
     g.add_argument("--model", default=None, help="policy model directory (the sampler)")
     g.add_argument("--policy", default=None, metavar="{math,code}",
@@ -61,7 +70,8 @@ def add_arguments(p):
     add_renamed(g, "--out", "--output", required=True, help="output JSONL (overwritten atomically)")
     g.add_argument("--limit", type=positive_int, default=None, help="only the first N problems")
     g = p.add_argument_group("sampling")
-    g.add_argument("--n", type=positive_int, default=16, help="bon: samples per problem")
+    g.add_argument("--n", type=positive_int, default=16,
+                   help="bon: samples per problem; dvts: total budget of beams")
     g.add_argument("--temperature", type=nonneg_float, default=1.0)
     g.add_argument("--top-p", type=fraction, default=1.0)
     g.add_argument("--max-tokens", type=positive_int, default=256, help="bon: tokens per sample")
@@ -77,6 +87,30 @@ def add_arguments(p):
     g.add_argument("--max-steps", type=positive_int, default=12, help="steps per solution")
     g.add_argument("--max-step-tokens", type=positive_int, default=96, help="tokens per step")
     g.add_argument("--aggregation", choices=AGGREGATIONS, default="min", help="how prefix step scores rank beams")
+    g.add_argument("--verify-steps", choices=("prune", "weight"), default=None,
+                   help="drop (prune) or rank last (weight) steps the domain's step checker proves false; "
+                        "pf: weight 0 either way; math only today")
+    g.add_argument("--refill", type=nonneg_int, default=None,
+                   help="--verify-steps prune: extra sampling rounds when every candidate of a problem is pruned "
+                        "(default 2)")
+    g = p.add_argument_group("particle filtering")
+    pf = ParticleConfig  # the defaults live in the config, once
+    g.add_argument("--n-particles", type=positive_int, default=pf.n_particles, help="pf: particles per problem")
+    g.add_argument("--softmax-temperature", type=positive_float, default=pf.softmax_temperature,
+                   help="pf: weights = softmax(reward / this); lower is greedier")
+    g.add_argument("--resampling", choices=RESAMPLING, default=pf.resampling, help="pf: resampling scheme")
+    g.add_argument("--ess-threshold", type=unit_float, default=pf.ess_threshold,
+                   help="pf: resample when ESS / N falls below it; 1 = every step, 0 = never")
+    g.add_argument("--reward", choices=AGGREGATIONS, default=pf.reward,
+                   help="pf: a prefix's reward from its step scores: the newest step's (last) or an aggregation")
+    g = p.add_argument_group("dvts")
+    g.add_argument("--subtree-width", type=positive_int, default=None,
+                   help="next steps each subtree samples per step (M, default 4); --n is the total budget, "
+                        "n / M subtrees")
+    g = p.add_argument_group("final answer")
+    g.add_argument("--select", choices=("best", "weight", "vote"), default=None,
+                   help="how a step-level search picks its answer: dvts best (default) | vote; "
+                        "pf weight | vote")
 
 
 def _scorer_specs(specs: list[str]) -> dict[str, str]:
@@ -136,10 +170,10 @@ def run(args) -> int:
     strategy = STRATEGIES[args.method]
     cfg = strategy_config(strategy, args)
     specs = _scorer_specs(args.scorer)
-    if args.method == "beam" and not specs:
-        raise UserError("--method beam needs a PRM: --scorer DIR")
-    if args.method == "beam" and len({p.domain for p in problems}) > 1:
-        raise UserError(f"{args.problems}: beam search needs one domain per run, found "
+    if args.method in STEP_METHODS and not specs:
+        raise UserError(f"--method {args.method} needs a PRM: --scorer DIR")
+    if args.method in STEP_METHODS and len({p.domain for p in problems}) > 1:
+        raise UserError(f"{args.problems}: {args.method} searches one domain per run, found "
                         f"{sorted({p.domain for p in problems})}")
     model = policy_dir(args)
     sampler = make_sampler(engine_config(args, model, seed=args.seed))

@@ -7,6 +7,8 @@ list[SearchResult]` and its config dataclass; `STRATEGIES` below is the only dis
 
 - `best_of_n.py` -- sample N per problem, judge and score them: a pool for `prm eval bon`.
 - `beam.py`      -- PRM-guided step-level beam search against the sampler and scorer interfaces.
+- `dvts.py`      -- diverse verifier tree search: n / M independent greedy subtrees of width M.
+- `particle.py`  -- particle filtering: PRM-weighted particles, extended a step at a time and resampled.
 - `pool.py`      -- candidates as pool records: sample, judge, score (shared by the strategies).
 - `aggregate.py` -- step scores -> one sample score (`min`, `prod`, `last`, `mean`); ensembles.
 - `select.py`    -- answer grouping by verifier equivalence and the selection methods.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import beam, best_of_n
+from . import beam, best_of_n, dvts, particle
 
 
 @dataclass(frozen=True)
@@ -30,4 +32,6 @@ class Strategy:
 STRATEGIES = {
     "bon": Strategy(best_of_n.run, best_of_n.BestOfNConfig),
     "beam": Strategy(beam.run, beam.BeamConfig),
+    "dvts": Strategy(dvts.run, dvts.DVTSConfig),
+    "pf": Strategy(particle.run, particle.ParticleConfig),
 }

@@ -158,6 +158,7 @@ class QueuedScorer:
         self.sep = getattr(scorer, "sep", None)
         self.step_tag = getattr(scorer, "step_tag", None)
         self.stats = getattr(scorer, "stats", {})
+        self.tokenizer = _own_copy(getattr(scorer, "tokenizer", None))   # cost accounting (prm.search.cost)
 
     def score(self, question: str, steps: list[str]) -> list[float]:
         return self.score_batch([(question, steps)])[0]
@@ -167,3 +168,17 @@ class QueuedScorer:
 
     def close(self) -> None:
         pass  # the server owns the scorer
+
+
+def _own_copy(tokenizer):
+    """A copy of the scorer's tokenizer for the caller's thread: a fast tokenizer whose settings the
+    scoring thread changes (truncation, padding) raises "Already borrowed" when another thread
+    encodes with it at the same moment. None when there is none or it cannot be copied."""
+    if tokenizer is None:
+        return None
+    import copy
+
+    try:
+        return copy.deepcopy(tokenizer)
+    except Exception:  # noqa: BLE001 - accounting then counts words, never stops the server
+        return None

@@ -3,6 +3,7 @@
     python scripts/bench/run_all.py                 # all of them (what `make bench` runs)
     python scripts/bench/run_all.py --quick         # pass --quick to the scripts that accept it
     python scripts/bench/run_all.py --only growth demo --timeout 1800   # rerun two; keep the others' sections
+    python scripts/bench/run_all.py --keep-long     # all but the long curves (LONG), kept from BENCHMARKS.md
     python scripts/bench/run_all.py --list
 
 Each `bench_*.py` runs in its own process (a crash or a hang in one does not stop the others; a
@@ -10,6 +11,12 @@ hang is killed at --timeout). The report is assembled from what the scripts save
 `common.report()` (one JSON line per run in scripts/bench/results/) and, for a script that does
 not use it, from its printed output. A script that fails is listed with its exit status and the
 tail of its output: never silently dropped. Exit status 1 if any script failed or timed out.
+
+`--keep-long` leaves out the benchmarks in LONG (curves that train many models: half an hour to
+hours each on 2 cores) and copies their sections from the current report, under one line saying
+so and why; each kept section carries its own commit and date. Everything else is measured by the
+command that writes the file. Engine logs and progress bars are dropped from the "full output"
+blocks (`clean_output`): the numbers a script prints stay, the noise of vLLM and tqdm does not.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,6 +55,19 @@ EXPECTED = {
     "grpo": "GRPO with a PRM reward: outcome vs PRM vs outcome + PRM, held-out accuracy before and after",
     "faults": "the faults a long run meets: two writers, a full disk, killed trainers, hostile clients, server restarts",
     "serve": "prm serve under concurrent clients vs the in-process scorer; no request lost across a restart",
+    "search": "search at matched compute: particle filtering, DVTS, beam vs best-of-N; step-checker pruning; compute-optimal",
+}
+
+# Curves that train or search at length; `--keep-long` keeps their last sections instead of rerunning
+# them, and says why in one line.
+LONG = {
+    "prm_scaling": "trains a PRM and an ORM at six training-set sizes (about 35 minutes on 2 cores)",
+    "prm_recipes": "trains a PRM per recipe on the validation pool (tens of minutes on 2 cores)",
+    "prm_size": "needs judges of three sizes trained once for hours (cached), then 24 minutes",
+    "prm_supervision": "trains 20 implicit reward models along a learning curve (about 45 minutes on 2 cores)",
+    "prm_generative": "trains generative verifiers for 1,200 steps each (about 50 minutes on 2 cores)",
+    "grpo": "runs GRPO training with TRL three times (tens of minutes on 2 cores)",
+    "search": "every strategy at four budgets on 280 problems (about 45 minutes on 2 cores)",
 }
 
 
@@ -115,6 +136,40 @@ def save_runs(runs: list[dict]) -> None:
     tmp.replace(LAST_RUN)
 
 
+_NOISE = re.compile(r"^(\(\w+ pid=\d+\) )?(INFO|WARNING|DEBUG) \d\d-\d\d |^\[W\d{4} |^Loading weights|"
+                    r"it/s\]$|s/it\]$|step/s\]$|s/step\]$|^Triton |^\s*warnings\.warn\(")
+
+
+def clean_output(text: str) -> str:
+    """A script's output without engine logs, torch warnings and progress bars (carriage-return
+    redraws keep only their last state)."""
+    keep = []
+    for line in text.splitlines():
+        line = line.rsplit("\r", 1)[-1]
+        if line.strip() and not _NOISE.search(line):
+            keep.append(line)
+    return "\n".join(keep)
+
+
+def kept_sections(report: str, names) -> dict[str, str]:
+    """{name: the body of its `## name` section} from an existing report (up to the next `## ` heading
+    that names a benchmark), for `--keep-long`."""
+    names = set(names)
+    out, cur, buf = {}, None, []
+    for line in report.splitlines():
+        head = line[3:].strip() if line.startswith("## ") else None
+        if head is not None and (head in names or head in EXPECTED):
+            if cur is not None:
+                out[cur] = "\n".join(buf).strip()
+            cur, buf = (head if head in names else None), []
+            continue
+        if cur is not None:
+            buf.append(line)
+    if cur is not None:
+        out[cur] = "\n".join(buf).strip()
+    return out
+
+
 def _rows(payload: dict) -> list[Row]:
     keys = ("metric", "ours", "theirs", "unit", "better", "note")
     return [Row(**{k: r.get(k) for k in keys if k in r}) for r in payload.get("rows", [])]
@@ -135,11 +190,17 @@ def render(runs: list[dict], header: dict, missing: list[str], quick: bool) -> s
              "| benchmark | status | wall (s) | what |", "|---|---|---:|---|"]
     for r in runs:
         status = r["status"] + (" (earlier run)" if r.get("earlier") else "")
-        lines.append(f"| [{r['name']}](#{r['name'].replace('_', '-')}) | {status} | {r['wall_s']:.1f} | "
+        wall = "-" if r.get("kept") else f"{r['wall_s']:.1f}"
+        lines.append(f"| [{r['name']}](#{r['name'].replace('_', '-')}) | {status} | {wall} | "
                      f"{EXPECTED.get(r['name'], '')} |")
     for m in missing:
         lines.append(f"| {m} | not present (no scripts/bench/bench_{m}.py) | - | {EXPECTED[m]} |")
     for r in runs:
+        if r.get("kept"):
+            lines += ["", f"## {r['name']}", "", f"_Not rerun by this command (`--keep-long`): it {LONG[r['name']]}. "
+                      f"The section below is kept as it was; its own lines give the commit and date it was "
+                      f"measured at._", "", r["kept"]]
+            continue
         when = f" (kept from an earlier run, {r.get('header', {}).get('date_utc', '?')} UTC)" if r.get("earlier") else ""
         lines += ["", f"## {r['name']}", "", f"`{r['command']}` — {r['status']}, {r['wall_s']:.1f} s{when}", ""]
         for res in r["results"]:
@@ -152,7 +213,7 @@ def render(runs: list[dict], header: dict, missing: list[str], quick: bool) -> s
             lines += [f"- {n}" for n in res.get("notes", [])]
             if res.get("notes"):
                 lines.append("")
-        out = r["output"].rstrip()
+        out = clean_output(r["output"]).rstrip()
         if r["status"] != "ok":
             tail = "\n".join(out.splitlines()[-80:])
             lines += ["Output" + (" (last 80 lines)" if len(out.splitlines()) > 80 else "") + ":", "", "```", tail, "```"]
@@ -170,6 +231,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="pass --quick to the scripts that accept it")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before a script is killed")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="report file")
+    ap.add_argument("--keep-long", action="store_true",
+                    help="do not rerun the long curves (LONG); keep their sections from --out, saying so")
     ap.add_argument("--list", action="store_true", help="list the scripts found and exit")
     args = ap.parse_args()
 
@@ -184,7 +247,12 @@ def main() -> int:
     unknown = [n for n in (args.only or []) + args.skip if n not in scripts]
     if unknown:
         ap.error(f"no such benchmark: {', '.join(unknown)}; found: {', '.join(scripts)}")
-    chosen = [n for n in scripts if (args.only is None or n in args.only) and n not in args.skip]
+    long_kept = {}
+    if args.keep_long:
+        old = Path(args.out).read_text(encoding="utf-8") if Path(args.out).exists() else ""
+        long_kept = {n: body for n, body in kept_sections(old, [n for n in LONG if n in scripts]).items() if body}
+    chosen = [n for n in scripts if (args.only is None or n in args.only) and n not in args.skip
+              and n not in (LONG if args.keep_long else ())]
     missing = [n for n in EXPECTED if n not in scripts and args.only is None]
 
     header = machine_header()
@@ -194,11 +262,13 @@ def main() -> int:
     runs = []
 
     def write():
-        order = [n for n in scripts if n in chosen or n in kept]
+        order = [n for n in scripts if n in chosen or n in kept or n in long_kept]
         done = {r["name"]: r for r in runs}
-        merged = [done.get(n) or {**kept[n], "earlier": True} for n in order if n in done or n in kept]
+        merged = [done.get(n) or ({**kept[n], "earlier": True} if n in kept else
+                                  {"name": n, "status": "kept (long, see its section)", "wall_s": 0.0, "kept": long_kept[n]})
+                  for n in order if n in done or n in kept or n in long_kept]
         Path(args.out).write_text(render(merged, header, missing, args.quick), encoding="utf-8")
-        save_runs([{k: v for k, v in r.items() if k != "earlier"} for r in merged])
+        save_runs([{k: v for k, v in r.items() if k != "earlier"} for r in merged if not r.get("kept")])
 
     for i, name in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {name} ...", flush=True)
