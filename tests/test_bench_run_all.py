@@ -63,8 +63,14 @@ def test_keep_long_copies_long_sections_and_says_why(tmp_path, monkeypatch):
     assert calls == ["alpha"]                                   # the long one is not rerun
     assert "old alpha" not in text                              # the short one is measured anew
     assert "measured at git abc1234" in text and "--keep-long" in text and run_all.LONG["prm_size"] in text
-    assert "| [prm_size](#prm-size) | kept (long, see its section) | - |" in text
+    assert "| [prm_size](#prm_size) | kept (long, see its section) | - |" in text   # GitHub keeps `_` in anchors
     assert text.count("## prm_size") == 1
+
+    # a second --keep-long run keeps the section once, with one reason line, not one per run
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--keep-long", "--out", str(out)])
+    assert run_all.main() == 0
+    again = out.read_text()
+    assert again.count(run_all.LONG["prm_size"]) == 1 and again.count("measured at git abc1234") == 1
 
 
 def test_clean_output_drops_engine_logs_and_progress_bars():

@@ -67,7 +67,7 @@ LONG = {
     "prm_supervision": "trains 20 implicit reward models along a learning curve (about 45 minutes on 2 cores)",
     "prm_generative": "trains generative verifiers for 1,200 steps each (about 50 minutes on 2 cores)",
     "grpo": "runs GRPO training with TRL three times (tens of minutes on 2 cores)",
-    "search": "every strategy at four budgets on 280 problems (about 45 minutes on 2 cores)",
+    "search": "runs every strategy at four budgets on 280 problems (about 45 minutes on 2 cores)",
 }
 
 
@@ -151,6 +151,9 @@ def clean_output(text: str) -> str:
     return "\n".join(keep)
 
 
+_KEPT_NOTE = "_Not rerun by this command (`--keep-long`)"
+
+
 def kept_sections(report: str, names) -> dict[str, str]:
     """{name: the body of its `## name` section} from an existing report (up to the next `## ` heading
     that names a benchmark), for `--keep-long`."""
@@ -167,7 +170,8 @@ def kept_sections(report: str, names) -> dict[str, str]:
             buf.append(line)
     if cur is not None:
         out[cur] = "\n".join(buf).strip()
-    return out
+    # the reason line is written anew by every render: keeping the old one would stack them
+    return {k: "\n".join(l for l in v.splitlines() if not l.startswith(_KEPT_NOTE)).strip() for k, v in out.items()}
 
 
 def _rows(payload: dict) -> list[Row]:
@@ -191,13 +195,13 @@ def render(runs: list[dict], header: dict, missing: list[str], quick: bool) -> s
     for r in runs:
         status = r["status"] + (" (earlier run)" if r.get("earlier") else "")
         wall = "-" if r.get("kept") else f"{r['wall_s']:.1f}"
-        lines.append(f"| [{r['name']}](#{r['name'].replace('_', '-')}) | {status} | {wall} | "
+        lines.append(f"| [{r['name']}](#{r['name']}) | {status} | {wall} | "
                      f"{EXPECTED.get(r['name'], '')} |")
     for m in missing:
         lines.append(f"| {m} | not present (no scripts/bench/bench_{m}.py) | - | {EXPECTED[m]} |")
     for r in runs:
         if r.get("kept"):
-            lines += ["", f"## {r['name']}", "", f"_Not rerun by this command (`--keep-long`): it {LONG[r['name']]}. "
+            lines += ["", f"## {r['name']}", "", f"{_KEPT_NOTE}: it {LONG[r['name']]}. "
                       f"The section below is kept as it was; its own lines give the commit and date it was "
                       f"measured at._", "", r["kept"]]
             continue
