@@ -104,7 +104,6 @@ from bench_math_hardpairs import FIXTURE, load_cases, split_of  # noqa: E402
 DEV_DISAGREEMENTS = {
     "test_all::test_latex_notation::5": "label 0: math-verify's convention that inline `$` cannot span lines",
     "test_all::test_latex_notation::6": "label 0: the same for `\\(`",
-    "test_all::test_latex_notation_math::4": "a broken box `\\boxed{12 $ and $13 }` around two answers",
     "test_all::test_complex_math_expressions::7": "0.33 for an exact 1/3: our rounding rule (gold decimals only)",
     "test_yujianll::test_string_extraction::9": "label 1 for 1 + 1/e against 1 - 1/e",
 }

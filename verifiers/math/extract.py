@@ -84,10 +84,12 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
     # Two cursors, each moved only when consumed: repeated rfind over the whole prefix would be
     # quadratic on `\boxed{\boxed{...` spam.
     nb, nf = text.rfind("\\boxed"), text.rfind("\\fbox")
+    # The last box, when never closed, is read only if no box before it is complete (`_unclosed_box`).
+    unclosed, last = None, max(nb, nf)
     while True:
         pos = max(nb, nf)
         if pos < 0:
-            return None
+            return unclosed
         if pos == nb:
             nb = text.rfind("\\boxed", 0, pos)
         else:
@@ -103,6 +105,8 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
                 pairs = _brace_pairs(text)
             end = pairs.get(rest)
             if end is None:
+                if pos == last:
+                    unclosed = _unclosed_box(text, m.start(), rest)
                 continue  # truncated box: look for an earlier complete one
             content = text[rest + 1:end].strip()
             start = m.start()
@@ -116,6 +120,23 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
         tok = re.match(r"[^\s$]+", text[rest:rest + 100])  # `\boxed 5`: the next token
         if tok:
             return m.start(), tok.group()
+
+
+def _unclosed_box(text: str, start: int, brace: int) -> tuple[int, str] | None:
+    """`so $\\boxed{\\frac{1}{2}` (a box never closed, at the end of the text): the rest of the text,
+    when it is short, not prose, and its own braces balance (`\\boxed{\\frac{1}{` stays unread: cut
+    mid-answer)."""
+    content = text[brace + 1:].strip().rstrip(".").rstrip("$").strip()
+    if content.endswith("\\]") or content.endswith("\\)"):
+        content = content[:-2].strip()
+    if not content or len(content) > 300 or "\n\n" in content or _wordy(content):
+        return None  # prose after the box: not an answer cut short
+    depth = 0
+    for c in content:
+        depth += (c == "{") - (c == "}")
+        if depth < 0:
+            return None
+    return (start, content) if depth == 0 else None
 
 
 _RETRACTION_RE = re.compile(r"\b(?:wait|actually|mistake|incorrect|wrong|however|re-?check|recheck|re-?evaluat|"
@@ -174,9 +195,9 @@ def _sentence_of(tail: str) -> str:
 
 
 def _plain_words(s: str) -> list[str]:
-    """Plain words of two or more letters outside LaTeX commands, `\\text{}` and `$...$` (not and/or)."""
-    s = re.sub(r"\\text\w*\{[^{}]*\}|\\[A-Za-z]+|\$[^$]*\$", " ", s)
-    return [w for w in re.findall(r"[A-Za-z]{2,}", s) if w.lower() not in ("and", "or")]
+    """Plain words of two or more letters outside LaTeX commands, `\\text{}` and `$...$` (not and/or/am/pm)."""
+    s = re.sub(r"\\(?:begin|end)\s*\{\w+\*?\}|\\text\w*\{[^{}]*\}|\\[A-Za-z]+|\$[^$]*\$", " ", s)
+    return [w for w in re.findall(r"[A-Za-z]{2,}", s) if w.lower() not in ("and", "or", "am", "pm")]
 
 
 def _wordy(s: str) -> bool:

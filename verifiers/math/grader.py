@@ -25,9 +25,13 @@ Decisions (the issue asks to decide and document):
   when any reading of one equals any reading of the other: `50\\%` ~ `50` ~ `0.5`... but `50` and
   `0.5` (no percent sign anywhere) differ.
 - Decimals: a gold written with d decimals accepts a prediction that rounds to it (`0.33` ~
-  `\\frac{1}{3}`); a prediction written with decimals must be within relative 1e-6 of an exact
-  gold (`1.414214` ~ `\\sqrt{2}`, `1.41` is not). Exact values compare exactly (or to 1e-12
-  relative after evaluation with 30 digits).
+  `\\frac{1}{3}`; `2.314814814815 \\times 10^{-3}` shows 15 places, so `\\frac{1}{432}` rounds to it);
+  a prediction written with decimals must be within relative 1e-6 of an exact gold (`1.414214` ~
+  `\\sqrt{2}`) or show at least 4 places and be the exact gold rounded to them (`2.6667` ~
+  `\\frac{8}{3}`, `3.1416` ~ `\\pi`; `1.41` and `0.33` are not `\\sqrt{2}` and `\\frac{1}{3}`).
+  math-verify instead rounds both sides to a fixed 6 places (a `precision` argument): it rejects
+  `2.6667` for `8/3` unless told 2 places, and with 2 places accepts `0.33`. Exact values compare
+  exactly (or to 1e-12 relative after evaluation with 30 digits).
 - Degrees, units, currency and `\\text{...}` after a number are ignored; text answers compare case-
   and space-insensitively (`\\text{(B)}` ~ `B`).
 - `x = 3` ~ `3` (a single-variable assignment is reduced to its value, on either side); against a
@@ -35,13 +39,22 @@ Decisions (the issue asks to decide and document):
   (`7 = 11a + c` and `2x = y` stay equations, so they never equal `11a + c`).
 - `1,000` is one thousand; `1, 000` (with a space) is a list; `1 000` is one thousand; `2,74` and
   `1000,99` are decimal commas when the gold is one number (against a gold list `2, 74` a list).
+  A gold written `2000,75` or `1,35` (two or four-plus places after the comma) is a decimal against
+  a one-number prediction written with a point (`2000.75`); `200075` and `135` stay wrong.
 - Base subscripts: `52_8` is 42 and not `52_{10}`; a prediction with no subscript is read in the
   gold's base when its digits fit (`52` answers `52_8`).
 - `f(x) = x + 22` (gold) ~ `x + 22`; `f(y) = 1` ~ `f(x) = 1` (the same function, its variable renamed).
 - Labels (either side, when the other has no `=`): `(a,b)=(5,1)` ~ `(5,1)`, `PQ=3, RS=7` ~ `3, 7`,
   `S_1:S_2=5:9` ~ `5:9`, `|PQ|=2` ~ `2`, `p=5,q=2;p=7,q=2` ~ `(5,2),(7,2)`; a left side with digits or
   operators is an equation, not a label (`x + y = 4` is not `4`).
-- A relation on one function value is a set: `2 < g(x) < 5` ~ `(2, 5)`.
+- A relation on one function value is a set: `2 < g(x) < 5` ~ `(2, 5)`; a one-variable relation is
+  its solution set on either side (`x \\in [-2,7]` ~ `-2 \\le x \\le 7` both ways), except that a gold
+  `(1, 2)` (open, finite ends: also a point) is not answered by `1 < x < 2`. math-verify by default
+  refuses every relation against a set gold; we refuse only the ambiguous one.
+- `f(x) = 2x + 3` ~ `y = 2x + 3` (one function of x written two ways); times of day are read as
+  24-hour times (`08:34 \\text{P.M.}` ~ `20:34` ~ `20:34:00`).
+- A box never closed at the end of a text (`so $\\boxed{\\frac{1}{2}`) is read to the end when no
+  complete box comes before it and its own braces balance (`normalize`/`extract`).
 
 Asymmetry (so that a model cannot game it): the GOLD fixes the shape.
 - A prediction listing several candidates is wrong when the gold has one answer, even if one of the
@@ -68,6 +81,9 @@ from verifiers.math.verdict import Verdict
 ElementEq = Callable[[str, str, bool, bool], "tuple[bool | None, str]"]
 
 REL_TOL = 1e-6  # for a decimal prediction of an irrational or non-terminating gold
+# A prediction written to at least this many decimals answers an exact gold that it rounds
+# (`2.6667` ~ `\\frac{8}{3}`, `3.1416` ~ `\\pi`); `0.33` and `1.41` stay wrong for `1/3` and `\\sqrt{2}`.
+MIN_ROUNDED_DECIMALS = 4
 MAX_SYMBOLIC_CHARS = 2000  # longer answers are not handed to sympy
 _POWER_TOWER_RE = re.compile(r"\d+(?:\.\d+)?(?:\s*[)}]*\s*(?:\^|\*\*)\s*[{(]*\s*-?\d+(?:\.\d+)?)+")
 _HUGE_NUMBER_RE = re.compile(r"\d{400}")
@@ -78,6 +94,19 @@ _WORDS_ONLY_RE = re.compile(r"^[A-Za-z][A-Za-z\s'.-]*$")
 _DECIMAL_COMMA_RE = re.compile(r"^-?(?:\d+|\d{1,3}(?:[ .]\d{3})+),(?:\d{1,2}|\d{4,})$")
 _NAMED_VALUE_RE = re.compile(r"^([^=<>]*[A-Za-z][^=<>]*)(?<![<>!\\])=(?![=<>])([^=<>,;]+)$")
 _LETTER_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]")
+
+
+_GOLD_DECIMAL_COMMA_RE = re.compile(r"^-?(?:\d+|\d{1,3}(?:[ .]\d{3})+),(?:\d{2}|\d{4,})$")
+
+
+def _gold_decimal_comma(g: Clean, p: Clean) -> Clean:
+    """A gold written with a decimal comma (`2000,75`, `1,35`) read as the decimal a prediction
+    writes with a point (`2000.75`): only against a one-number prediction with a decimal point, and
+    only with two or four-plus digits after the comma (`1,5` and `12,345` stay a list / thousands)."""
+    if not _GOLD_DECIMAL_COMMA_RE.match(g.text) or "." not in p.text or split_answers(p.text)[0] != "single":
+        return g
+    whole, _, frac = g.text.rpartition(",")
+    return Clean(whole.replace(" ", "").replace(".", "") + "." + frac, g.percent)
 
 
 def _as_gold_shape(g: Clean, p: Clean) -> Clean:
@@ -210,13 +239,31 @@ def fast_element(g: str, p: str, g_pct: bool, p_pct: bool) -> tuple[bool | None,
     pred_readings = [pv] + ([pv / 100] if p_pct else [])
     if any(a == b for a in gold_readings for b in pred_readings):
         return True, "equal numbers" if not (g_pct or p_pct) else "equal numbers (percent read as written or /100)"
-    if "." in p and not _terminates(gv) and abs(gv - pv) <= REL_TOL * max(abs(gv), abs(pv)):
-        # A decimal for a non-terminating exact value (1/3 vs 0.3333333): relative tolerance.
-        return True, f"equal within relative {REL_TOL:g}"
-    d = decimals(g.replace(",", "").strip().lstrip("-"))
+    if "." in p and not _terminates(gv):
+        if abs(gv - pv) <= REL_TOL * max(abs(gv), abs(pv)):
+            # A decimal for a non-terminating exact value (1/3 vs 0.3333333): relative tolerance.
+            return True, f"equal within relative {REL_TOL:g}"
+        dp = shown_decimals(p)
+        if dp is not None and dp >= MIN_ROUNDED_DECIMALS and rounds_to(gv, pv, dp):
+            return True, f"the gold rounded to the prediction's {dp} decimals"
+    d = shown_decimals(g)
     if d is not None and any(rounds_to(b, gv, d) for b in pred_readings):
         return True, f"prediction rounds to the gold's {d} decimals"
     return False, f"different numbers ({_short(g)} vs {_short(p)})"
+
+
+_SCI_DECIMAL_RE = re.compile(r"^(?:\d*\.(\d+)|\d+)\s*(?:\\times|\\cdot)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?$")
+
+
+def shown_decimals(s: str) -> int | None:
+    """Decimal places a number is written to: `2.6667` -> 4, `2.314814814815 \\times 10^{-3}` -> 15
+    (the mantissa's places less the exponent), `12` -> None (an integer is exact)."""
+    s = s.replace(",", "").strip().lstrip("-")
+    if (d := decimals(s)) is not None:
+        return d
+    if (m := _SCI_DECIMAL_RE.match(s)) is not None and m.group(1):
+        return max(0, len(m.group(1)) - int(m.group(2)))
+    return None
 
 
 def _terminates(value) -> bool:
@@ -308,6 +355,7 @@ def _verify_cached(gold: str, pred: str, timeout: float) -> Verdict:
     elif "=" in p.text and "=" not in g.text:
         p = _drop_labels(p)
     p = _as_gold_shape(g, p)
+    g = _gold_decimal_comma(g, p)
     if not g.text:
         return Verdict(None, "empty gold answer")
     if not p.text:

@@ -4,7 +4,8 @@ Everything here is pure, linear-time string work (no sympy), applied identically
 prediction. Choices (documented in `grader.verify` too):
 
 - LaTeX spelling: `\\dfrac`/`\\tfrac` -> `\\frac`, `\\left(`/`\\right)` -> `(`/`)`, spacing commands,
-  `\\displaystyle`, `$`, `\\(`/`\\)`, a wrapping `\\boxed{}` and a trailing period are dropped.
+  `\\displaystyle`, `$`, `\\(`/`\\)`, a wrapping `\\boxed{}`, quotes around the whole answer
+  (`"..."`, `\\"...\\"`) and a trailing period are dropped.
 - Unicode: minus signs, `×`, `÷`, `√`, `π`, `∞`, `≤`, `≥`, `≠`, `∪` become their LaTeX spelling.
 - Degrees (`^\\circ`, `°`, `\\degree`) are dropped: `30^\\circ` equals `30`.
 - Units: `\\text{...}`/`\\mbox{...}` after a number and trailing unit words (`cm`, `dollars`,
@@ -19,6 +20,8 @@ prediction. Choices (documented in `grader.verify` too):
 - A leading single-variable assignment `x = 3` / `k=3` is reduced to its value (both sides); a
   chain `x = 5+5+1 = 11` to its last member; `a = b \\approx c` to `b`, `x \\approx c` to `c`.
 - `\\varnothing`, `\\{\\}`, `∅` are `\\emptyset`; a whole answer "six" is `6` (zero to twenty).
+- A time of day written with am/pm, seconds or a leading zero is 24-hour `H:MM`: `08:34 \\text{P.M.}`
+  and `20:34:00` are `20:34` (`12:30` alone stays as written: it may be a ratio).
 """
 
 from __future__ import annotations
@@ -119,6 +122,9 @@ def clean(answer: str) -> Clean:
                 s = s[2:-2]
         s = strip_wrapper(s, "boxed")
         s = strip_wrapper(s, "fbox")
+        for quote in ('\\"', '"'):  # `The final answer is \"$12$ and $13$\"`: quotes around the answer
+            if len(s) > 2 * len(quote) and s.startswith(quote) and s.endswith(quote):
+                s = s[len(quote):-len(quote)]
         if s == before:
             break
     s = s.replace("\\$", "").replace("$", "")
@@ -135,6 +141,8 @@ def clean(answer: str) -> Clean:
         s = m.group(1)
     s = _FOR_INTEGER_K_RE.sub("", s)
     s = _SCI_RE.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", s)
+    if (m := _CLOCK_RE.match(s.strip())) is not None:
+        s = _clock(m) or s
     percent = False
     m = _PERCENT_RE.search(s)
     if m and m.start() > 0:
@@ -163,6 +171,23 @@ def clean(answer: str) -> Clean:
     if not re.search(r"(?:\.\.\.|\\[lc]?dots)\s*$", s):  # keep an ellipsis: `1, 2, 3, ...`
         s = s.rstrip(".,;").strip()
     return Clean(s, percent)
+
+
+# A time of day: `08:34 \text{P.M.}` -> `20:34`, `20:34:00` -> `20:34`, `9:05 am` -> `9:05`
+_CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(?:\\text\{\s*([AaPp])\.?\s*[Mm]\.?\s*\}|([AaPp])\.?\s*[Mm]\b\.?)?$")
+
+
+def _clock(m: re.Match) -> str | None:
+    """24-hour `H:MM` (`:SS` only when not zero) for a valid time of day, else None."""
+    h, mins, secs = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    half = (m.group(4) or m.group(5) or "").lower()
+    if mins > 59 or secs > 59 or (half and not 1 <= h <= 12) or h > 23:
+        return None
+    if half:
+        h = h % 12 + (12 if half == "p" else 0)
+    elif m.group(3) is None and not m.group(1).startswith("0"):
+        return None  # `5:09`, `12:30` without seconds or a leading zero may be a ratio: left as written
+    return f"{h}:{mins:02d}" + (f":{secs:02d}" if secs else "")
 
 
 _EMPTY_SET_RE = re.compile(r"\\varnothing|\\O\b|∅|\\\{\s*\\\}|^\{\s*\}$")

@@ -8,11 +8,13 @@ The comparison ladder for two parsed objects `g` (gold) and `p` (prediction):
 2. matrices: same shape and equal entries;
 3. relations: two equations are equal when `lhs - rhs` of one is a nonzero constant multiple of the
    other's (`y = 2x + 3` ~ `2x - y + 3 = 0`); an assignment `x = v` compares by `v`; a
-   one-variable inequality (or chain) is turned into its solution set, so `x > 3` ~ `(3, \\infty)`;
+   one-variable inequality (or chain) is turned into its solution set, so `x > 3` ~ `(3, \\infty)`
+   (but not against a gold `(1, 2)`, which may be a point); `f(x) = ...` ~ `y = ...` by right sides;
 4. sets: finite sets as multisets (element-wise ladder), intervals by endpoints and open/closed
    ends, anything else by an empty symmetric difference;
 5. numbers: relative difference <= `tol` (1e-12 between exact values, 1e-6 when either side was
-   written with a decimal point), evaluated with 30 significant digits;
+   written with a decimal point), evaluated with 30 significant digits; a prediction showing 4 or
+   more decimals that is the exact gold rounded (`3.1416` for `\\pi`) is equal too;
 6. expressions with variables: compared at fixed pseudo-random points (complex arithmetic, so
    `sqrt(x^2)` vs `x` differ at a negative point); any disagreement -> False, agreement at every
    usable point -> True, no usable point -> `simplify(g - p) == 0` or "can't tell".
@@ -29,7 +31,7 @@ from latex2sympy2_extended.math_normalization import NormalizationConfig
 from sympy import Basic, MatrixBase
 from sympy.core.function import AppliedUndef
 
-from verifiers.math.grader import ladder, fast_element
+from verifiers.math.grader import MIN_ROUNDED_DECIMALS, fast_element, ladder, shown_decimals
 from verifiers.math.normalize import Clean, text_key
 from verifiers.math.arith import decimals, rounds_to
 
@@ -166,6 +168,8 @@ def sym_equal(g, p, tol: float) -> bool | None:
         return False if False in results else (None if None in results else True)
     if isinstance(g, sympy.Eq) and isinstance(p, sympy.Eq):
         p = _same_variable(g, p)
+        if _function_as_y(g, p):
+            return sym_equal(g.rhs, p.rhs, tol)
         if sym_equal(g.lhs, p.lhs, tol) is True:  # the same left side: the right sides decide
             rhs = sym_equal(g.rhs, p.rhs, tol)
             if rhs is not None:
@@ -180,6 +184,8 @@ def sym_equal(g, p, tol: float) -> bool | None:
                 return sym_equal(a.lhs, b, tol) if a is g else sym_equal(g, a.lhs, tol)
             return False
     gs, ps = _as_set(g), _as_set(p)
+    if ps is not None and gs is None and _maybe_a_point(g):
+        return False  # gold `(1, 2)` may be a point: a relation `1 < x < 2` does not answer it
     if gs is not None or ps is not None:
         return sym_equal(gs if gs is not None else g, ps if ps is not None else p, tol)
     if isinstance(g, sympy.Set) or isinstance(p, sympy.Set):
@@ -197,6 +203,22 @@ def sym_equal(g, p, tol: float) -> bool | None:
     if not g.free_symbols and not p.free_symbols:
         return _num_close(g, p, tol)
     return _probe(g, p, tol)
+
+
+def _maybe_a_point(g) -> bool:
+    """Is the gold an open interval with two finite ends, which `(1, 2)` also spells as a point?"""
+    return isinstance(g, sympy.Interval) and g.left_open and g.right_open \
+        and bool(g.start.is_finite) and bool(g.end.is_finite)
+
+
+def _function_as_y(a, b) -> bool:
+    """`f(x) = ...` on one side and `y = ...` in x on the other: the same function written two ways."""
+    for fa, ya in ((a, b), (b, a)):
+        if isinstance(fa.lhs, AppliedUndef) and len(fa.lhs.args) == 1 and isinstance(fa.lhs.args[0], sympy.Symbol) \
+                and isinstance(ya.lhs, sympy.Symbol) and ya.lhs.name == "y" \
+                and ya.rhs.free_symbols <= {fa.lhs.args[0]} and fa.rhs.free_symbols <= {fa.lhs.args[0]}:
+            return True
+    return False
 
 
 def _same_variable(g, p):
@@ -288,6 +310,14 @@ def symbolic_element(g: str, p: str, g_pct: bool, p_pct: bool) -> tuple[bool | N
             pv = sympy.Rational(str(sympy.N(po, 30)))
             if rounds_to(pv, sympy.Rational(str(go)), d):
                 return True, f"prediction rounds to the gold's {d} decimals"
+        except Exception:
+            pass
+    dp = shown_decimals(p)
+    if dp is not None and dp >= MIN_ROUNDED_DECIMALS and isinstance(go, sympy.Expr) and not go.free_symbols \
+            and isinstance(po, sympy.Expr) and not po.free_symbols:
+        try:  # `3.1416` for `\\pi`: the exact gold, rounded to the places the prediction shows
+            if rounds_to(sympy.Rational(str(sympy.N(go, 40))), sympy.Rational(p.strip().replace(",", "")), dp):
+                return True, f"the gold rounded to the prediction's {dp} decimals"
         except Exception:
             pass
     if unknown:
