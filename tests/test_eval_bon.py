@@ -8,7 +8,7 @@ import pytest
 
 from prm.errors import RecordError
 from prm.eval.bon import CurveConfig, at_compute, bon_curves, default_methods, default_ns
-from prm.eval.hacking import false_step_rate, goodhart, length_bias
+from prm.eval.hacking import _p_any, false_step_rate, goodhart, length_bias, sound_ceiling
 from prm.eval.pool import build_pools, parse_sample, read_pool
 from prm.search.select import Method
 
@@ -145,6 +145,39 @@ def test_honest_rm_is_not_flagged():
     correct = [r for r in top if r["correct"]]
     assert rate["_n"] == 8 and correct
     assert rate["prm:last"] == pytest.approx(sum(r["sample_id"] % 3 == 0 for r in correct) / len(correct))
+
+
+@pytest.mark.parametrize("m, k, n, want", [
+    (8, 0, 4, 0.0),          # nothing marked
+    (8, 1, 8, 1.0),          # the whole pool always holds it
+    (8, 1, 1, 1 / 8),
+    (8, 2, 2, 1 - (6 * 5) / (8 * 7)),
+    (4, 4, 1, 1.0),
+    (3, 1, 5, 1.0),          # n past the pool: the whole pool
+])
+def test_chance_that_a_subset_holds_a_marked_sample(m, k, n, want):
+    assert _p_any(m, k, n) == pytest.approx(want)
+
+
+def test_sound_ceiling_counts_only_right_answers_without_a_false_step():
+    """Problem a: the only right sample has a step proven false (a lucky answer): pass@N counts it,
+    the sound ceiling does not, and a method picking it is right but not sound. Problem b: one sound
+    sample the RM ranks top. Problem c: none right."""
+    rows = []
+    for pid, spec in {"a": [(True, False, 0.9), (False, None, 0.1)],
+                      "b": [(True, None, 0.8), (True, False, 0.7), (False, None, 0.2)],
+                      "c": [(False, None, 0.5), (False, None, 0.4)]}.items():
+        for i, (ok, verdict, score) in enumerate(spec):
+            rows.append({"problem_id": pid, "sample_id": i, "correct": ok, "answer": str(ok),
+                         "scores": {"rm": [score]}, "steps": ["x = 1"], "step_verdicts": [verdict]})
+    pools = _pools(rows)
+    curves = bon_curves(pools, cfg=CurveConfig(ns=(2,), repeats=10))
+    s = sound_ceiling(pools, curves)
+    assert s["_n"] == 2
+    assert s["_pass"] == pytest.approx((1 + 1 + 0) / 3)
+    assert s["_ceiling"] == pytest.approx((0 + _p_any(3, 1, 2) + 0) / 3)
+    assert curves.summary("rm:last")["mean"][-1] > s["rm:last"]       # a's lucky answer is right, not sound
+    assert "oracle" not in s and 0.0 <= s["random"] <= s["_ceiling"] + 1e-9
 
 
 @pytest.mark.parametrize("row,field", [

@@ -157,3 +157,17 @@ def test_the_demo_states_the_size_finding_with_its_number(domain, headline, says
     text = " ".join(reading(domain, d))
     assert (SIZE_FINDING in text) is says
     assert "3.3M" in SIZE_FINDING and "prm_size" in SIZE_FINDING
+
+
+@pytest.mark.parametrize("head_sound, ceiling, says_room, says_no_room", [
+    (0.79, 0.80, "at most 1.0 points", True),     # the demo's math pool: at the ceiling
+    (0.60, 0.80, "at most 20.0 points", False),   # room left: no excuse
+])
+def test_reading_states_the_sound_ceiling(head_sound, ceiling, says_room, says_no_room):
+    d = {"bon": {"ns": [1, 16], "methods": {}}, "deltas": {}, "headline": "iprm:min",
+         "hacking": {"sound": {"_n": 16, "_ceiling": ceiling, "_pass": 0.885, "iprm:min": head_sound}}}
+    text = " ".join(reading("math", d))
+    assert says_room in text and f"{100 * ceiling:.1f}%" in text and "88.5%" in text
+    assert ("too little room" in text) is says_no_room
+    d.pop("headline")   # a user's pool (`prm eval bon`): no headline, no sentence
+    assert "Sound solutions" not in " ".join(reading("math", d))

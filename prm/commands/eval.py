@@ -133,7 +133,7 @@ def load_model_scorer(path: str, backend: str = "auto", format: str | None = Non
 
 def _bon(args) -> int:
     from prm.eval.bon import CurveConfig, bon_curves, default_methods, describe_cap, pool_cap
-    from prm.eval.hacking import false_step_rate, goodhart, length_bias
+    from prm.eval.hacking import diagnostics
     from prm.eval.plots import plot_bon
     from prm.eval.pool import build_pools, read_pool
     from prm.eval.report import comparisons, pct, write_outputs
@@ -189,15 +189,13 @@ def _bon(args) -> int:
     curves = bon_curves(pools, methods, CurveConfig(ns=ns, repeats=args.repeats, seed=args.seed), progress=True)
     bon = curves.to_dict()
     plot = plot_bon(bon, out / "bon.png", args.title or f"best-of-N on {Path(args.pool).name}")
-    from prm.domains import DOMAINS
 
     domain = pools[0].domain
     d = {"stages": {"curves": {"status": "ran", "seconds": time.time() - t0, "detail": f"{len(samples)} samples"}},
          "setup": {"pool": args.pool, "problems": len(pools), "smallest_pool": smallest, "pool_cap": cap,
                    "dropped_by_min_pool": dropped},
          "bon": bon, "deltas": comparisons(curves), "plot": plot.name,
-         "hacking": {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
-                     "false_step_rate": false_step_rate(curves) if DOMAINS[domain].check_steps else None}}
+         "hacking": diagnostics(curves, pools, domain)}
     results = {"command": f"prm eval bon --pool {args.pool}", "created": datetime.now(timezone.utc).isoformat(),
                "domains": {domain: d}}
     manifest = {"backend": "none (pool given)", "pool": str(args.pool), "seed": args.seed, "repeats": args.repeats,

@@ -13,7 +13,8 @@ Reported per method and N:
   and an interval that ignored it would be falsely narrow.
 - `proxy`: the mean reward-model score of the selected sample (for the Goodhart diagnostics);
 - `flagged_correct`: among selected samples that are correct, the fraction with a step the sympy
-  checker proves false (right answer, wrong reasoning).
+  checker proves false (right answer, wrong reasoning);
+- `sound`: the share of problems whose selected sample is correct with no step proven false.
 
 `paired_delta(a, b)` gives the mean and interval of accuracy(a) - accuracy(b) on the same draws.
 
@@ -115,7 +116,7 @@ class Curves:
         return c.mean(axis=1), np.take_along_axis(c, self.boot, axis=1).mean(axis=1)
 
     def summary(self, name: str) -> dict:
-        out = {"n": list(self.ns), "mean": [], "lo": [], "hi": [], "proxy": [], "flagged_correct": []}
+        out = {"n": list(self.ns), "mean": [], "lo": [], "hi": [], "proxy": [], "flagged_correct": [], "sound": []}
         for n in self.ns:
             plain, boot = self._acc(name, n)
             lo, hi = interval(boot, self.level)
@@ -125,6 +126,7 @@ class Curves:
             c, proxy, flagged = self.raw[(name, n)]
             out["proxy"].append(None if proxy is None else float(proxy.mean()))
             out["flagged_correct"].append(float(flagged[c].mean()) if c.any() else None)
+            out["sound"].append(float((c & ~flagged).mean()))   # right, and no step proven false
         return out
 
     def paired_delta(self, a: str, b: str) -> dict:

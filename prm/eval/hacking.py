@@ -10,6 +10,11 @@
   a length-hacking risk; `prod` is biased against long solutions by construction.
 - `false_step_rate(curves)`: among correct selected answers, the fraction that contain a step the
   sympy checker proves false (right answer, wrong reasoning), per method at the largest N.
+- `sound_ceiling(pools, curves)`: at the largest N, each method's *sound* accuracy (the chosen answer
+  is right and no step of it is proven false) against the sound ceiling (a sound sample is among the
+  N). Outcome accuracy counts a lucky answer as right, so when the best methods already pick a sound
+  solution nearly whenever one exists, no step-level signal can show a gain on this pool.
+- `diagnostics(curves, pools, domain)`: all of the above that apply to the domain, as one block.
 - `training_drift(before, after)`: the same questions for a policy trained against a reward model
   (GRPO, `scripts/grpo_demo.py`): did the proxy rise while held-out accuracy fell, did length drift?
 """
@@ -62,6 +67,40 @@ def false_step_rate(curves) -> dict:
     n = curves.ns[-1]
     return {m.name: curves.summary(m.name)["flagged_correct"][-1] for m in curves.methods
             if m.selection != "oracle"} | {"_n": n}
+
+
+def _p_any(m: int, k: int, n: int) -> float:
+    """P(a uniform n-subset of m items holds at least one of k marked ones) = 1 - C(m-k, n) / C(m, n)."""
+    from math import comb
+
+    n = min(n, m)
+    return 1.0 - comb(m - k, n) / comb(m, n) if m else 0.0
+
+
+def sound_ceiling(pools, curves) -> dict:
+    """At N = the curves' largest: {"_n", "_ceiling": the expected share of problems whose N samples
+    hold a sound one (right answer, no step proven false), "_pass": the same for any right answer,
+    method name: its sound accuracy} (the expectation over N-subsets, exact, not sampled)."""
+    n = curves.ns[-1]
+    sound = [int((p.correct & ~p.flagged).sum()) for p in pools]
+    right = [int(p.correct.sum()) for p in pools]
+    out = {"_n": n, "_ceiling": float(np.mean([_p_any(len(p), k, n) for p, k in zip(pools, sound)])),
+           "_pass": float(np.mean([_p_any(len(p), k, n) for p, k in zip(pools, right)]))}
+    for m in curves.methods:
+        if m.selection != "oracle":
+            out[m.name] = curves.summary(m.name)["sound"][-1]
+    return out
+
+
+def diagnostics(curves, pools, domain: str) -> dict:
+    """The reward-hacking block of results.json for one domain: Goodhart flags and length bias always;
+    the false-step rate and the sound ceiling where the domain has a step checker."""
+    from prm.domains import DOMAINS
+
+    checker = DOMAINS[domain].check_steps is not None
+    return {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
+            "false_step_rate": false_step_rate(curves) if checker else None,
+            "sound": sound_ceiling(pools, curves) if checker else None}
 
 
 def training_drift(before: dict, after: dict, tol: float | None = None) -> dict:

@@ -137,6 +137,15 @@ def reading(domain: str, d: dict) -> list[str]:
                      "scorer that earns its keep here.")
     if head and _has_step_checker(domain):     # the size curve was measured with the step checker's labels
         lines.append(SIZE_FINDING)
+    snd = (d.get("hacking") or {}).get("sound") or {}
+    if head and head in snd:
+        room = snd["_ceiling"] - snd[head]
+        lines.append(f"Sound solutions (right answer, no step the checker proves false): **{head}** picks one on "
+                     f"{pct(snd[head])} of problems at N={snd['_n']}, where the pool holds one on {pct(snd['_ceiling'])} "
+                     f"(pass@{snd['_n']}'s {pct(snd['_pass'])} also counts answers reached only through a step proven "
+                     f"false). A reward model that prefers sound solutions can gain at most {100 * room:.1f} points over "
+                     f"it here" + (": too little room for any comparison of label kinds to separate on this pool."
+                                   if room < 0.02 else "."))
     beam = d.get("beam")
     if beam and beam.get("accuracy") is not None and beam.get("bon_at_equal_compute"):
         eq = beam["bon_at_equal_compute"]
@@ -262,6 +271,11 @@ def render_report(results: dict, manifest: dict) -> str:
             if fsr:
                 out += ["", f"Correct answers selected at N={fsr.get('_n')} that contain a step sympy proves false: " +
                         ", ".join(f"{k} {pct(v)}" for k, v in fsr.items() if not k.startswith("_")), ""]
+            snd = h.get("sound")
+            if snd:
+                out += [f"Sound solutions at N={snd['_n']} (the right answer and no step sympy proves false): ceiling "
+                        f"{pct(snd['_ceiling'])} (pass@{snd['_n']}, counting lucky answers: {pct(snd['_pass'])}); " +
+                        ", ".join(f"{k} {pct(v)}" for k, v in snd.items() if not k.startswith("_")), ""]
         if d.get("step_quality"):
             q = d["step_quality"]
             out += ["### Quality of the scores on the held-out pool", "",

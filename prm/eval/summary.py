@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 
-from prm.domains import DOMAINS
 from prm.eval.metrics import interval
 from prm.records import PoolRecord, SearchResult
 
@@ -21,15 +20,14 @@ def pool_summary(records: Sequence[PoolRecord], domain: str, *, repeats: int, se
     """(curves, pools, results block): accuracy-vs-N for every method, the paired comparisons of the
     headline `aggregation` (and the declared `pairs`), and the reward-hacking diagnostics."""
     from prm.eval.bon import CurveConfig, bon_curves, default_methods
-    from prm.eval.hacking import false_step_rate, goodhart, length_bias
+    from prm.eval.hacking import diagnostics
     from prm.eval.pool import build_pools
     from prm.eval.report import comparisons
 
     pools = build_pools(list(records))
     curves = bon_curves(pools, default_methods(pools), CurveConfig(repeats=repeats, seed=seed))
     block = {"bon": curves.to_dict(), "deltas": comparisons(curves, aggregation, pairs),
-             "hacking": {"goodhart": goodhart(curves), "length_bias": length_bias(pools),
-                         "false_step_rate": false_step_rate(curves) if DOMAINS[domain].check_steps else None}}
+             "hacking": diagnostics(curves, pools, domain)}
     return curves, pools, block
 
 
