@@ -151,6 +151,13 @@ def _who(h: dict) -> str:
     return f"pid {h.get('pid', '?')} on {h.get('host', '?')} ({h.get('command') or 'prm'}, since {since})"
 
 
+def _resumed(h: dict) -> str:
+    """What the new run picks up from the dead one: a trainer its checkpoints, the others their records."""
+    if (h.get("command") or "").split()[1:2] == ["train"]:
+        return "its newest complete checkpoint is resumed"
+    return "records it wrote are kept and resumed"
+
+
 def acquire(out: str | os.PathLike) -> Path:
     """Make this process the only writer of `out` (see the module doc); returns the lock file.
     Reentrant: a process that already holds it (a command calling a library function that locks
@@ -193,7 +200,7 @@ def acquire(out: str | os.PathLike) -> Path:
                             f"still running: if it is not, delete {path} and rerun")
         if h:
             print(f"prm: {path}: taking over a stale lock left by {_who(h)}, which is no longer running "
-                  f"(records it wrote are kept and resumed)", file=sys.stderr)
+                  f"({_resumed(h)})", file=sys.stderr)
         me = {"pid": os.getpid(), "host": host, "command": " ".join(["prm", *sys.argv[1:2]]) if sys.argv else "prm",
               "started": time.time()}
         try:

@@ -204,3 +204,23 @@ def test_a_real_run_stopped_by_a_signal(files, sig, code, stale):
     assert third.returncode == 0, third.stderr
     assert (f"stale lock left by pid {first.pid}" in third.stderr) == stale
     assert len(out.read_text().splitlines()) == 1 and not lock_path(out).exists()
+
+
+@pytest.mark.parametrize("command, says", [
+    ("prm train", "its newest complete checkpoint is resumed"),
+    ("prm label", "records it wrote are kept and resumed"),
+    (None, "records it wrote are kept and resumed"),
+])
+def test_the_takeover_line_says_what_is_resumed(tmp_path, capsys, command, says):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(10)
+    out = tmp_path / "o"
+    lock_path(out).parent.mkdir(parents=True, exist_ok=True)
+    lock_path(out).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "command": command,
+                                          "started": 0}) + "\n")
+    try:
+        acquire(out)
+        err = capsys.readouterr().err
+        assert f"stale lock left by pid {dead.pid}" in err and says in err
+    finally:
+        release(out)

@@ -252,7 +252,9 @@ def run(args) -> int:
         summary["agreement"] = compare_files(args.out, args.compare)
         print(format_agreement(summary["agreement"], args.method, Path(args.compare).name))
     if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary, indent=2) + "\n")
+        from prm.records import write_text_atomic
+
+        write_text_atomic(args.summary_json, json.dumps(summary, indent=2) + "\n")  # a kill never leaves half a file
     return 0
 
 
