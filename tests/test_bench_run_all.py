@@ -78,5 +78,10 @@ def test_clean_output_drops_engine_logs_and_progress_bars():
            "WARNING 12-07 05:57:03 [cpu.py:2] triton\n"
            "Loading weights: 100%|##| 38/38 [00:00<00:00, 9511.46it/s]\n"
            "search:  10%|#| 1/10 [00:01<00:12,  1.34s/step]\rsearch: 100%|#| 10/10 [00:10<00:00,  1.00step/s]\n"
-           "accuracy 55.0%\n")
-    assert run_all.clean_output(raw) == "accuracy 55.0%"
+           "(VllmWorker-0 pid=748) WARNING 12-07 07:10:13 [vllm.py:725] Model Runner V2 requires Triton\n"
+           "/x/vllm/dispatcher.py:138: FutureWarning: `reduce_op` is deprecated\n"
+           "  if hasattr(value, '__dict__'):\n"
+           "[transformers] Passing `generation_config` together with ... is deprecated and will be removed\n"
+           "accuracy 55.0%\n"
+           "  indented result line\n")
+    assert run_all.clean_output(raw) == "accuracy 55.0%\n  indented result line"

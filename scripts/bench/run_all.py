@@ -44,8 +44,8 @@ EXPECTED = {
     "labeling": "labeling: binary vs mc rollouts and first-error agreement",
     "demo": "the demo: wall time per stage and peak memory",
     "growth": "growth of labeling, training, scoring time with samples and solution length",
-    "math_heldout": "math verifier vs math-verify on held-out phrasing and published labels (dev split)",
-    "math_hardpairs": "math verifier vs math-verify on math-verify's own hard pairs (dev split)",
+    "math_heldout": "math verifier vs math-verify on held-out phrasing and published labels (dev and test splits)",
+    "math_hardpairs": "math verifier vs math-verify on hard pairs from math-verify's and other graders' tests (dev and test splits)",
     "prm_scaling": "PRM learning curve: best-of-16 vs training-set size, PRM vs ORM vs majority",
     "prm_recipes": "PRM training recipes on the validation pool: probe, backbone rate, hard negatives, early stopping, depth",
     "prm_size": "PRM size curve: token-classification PRM, ORM and likelihood ratio vs judge size",
@@ -57,6 +57,10 @@ EXPECTED = {
     "serve": "prm serve under concurrent clients vs the in-process scorer; no request lost across a restart",
     "search": "search at matched compute: particle filtering, DVTS, beam vs best-of-N; step-checker pruning; compute-optimal",
 }
+
+# Arguments a benchmark gets in the record: the math grading benches measure their held-out test
+# splits too (alone they default to the dev split, which may be looked at while developing)
+EXTRA = {"math_heldout": ["--all"], "math_hardpairs": ["--all"]}
 
 # Curves that train or search at length; `--keep-long` keeps their last sections instead of rerunning
 # them, and says why in one line.
@@ -136,17 +140,24 @@ def save_runs(runs: list[dict]) -> None:
     tmp.replace(LAST_RUN)
 
 
-_NOISE = re.compile(r"^(\(\w+ pid=\d+\) )?(INFO|WARNING|DEBUG) \d\d-\d\d |^\[W\d{4} |^Loading weights|"
-                    r"it/s\]$|s/it\]$|step/s\]$|s/step\]$|^Triton |^\s*warnings\.warn\(")
+_NOISE = re.compile(r"^(\([\w-]+ pid=\d+\) )?(INFO|WARNING|DEBUG) \d\d-\d\d |^\[W\d{4} |^Loading weights|"
+                    r"it/s\]$|s/it\]$|step/s\]$|s/step\]$|^Triton |^\s*warnings\.warn\(|"
+                    r"^\[transformers\] .*deprecated")
+# Python's warning format: "path.py:LINE: SomethingWarning: text", then the offending source line indented
+_PY_WARNING = re.compile(r"^\S+\.py:\d+: \w*Warning: ")
 
 
 def clean_output(text: str) -> str:
     """A script's output without engine logs, torch warnings and progress bars (carriage-return
     redraws keep only their last state)."""
-    keep = []
+    keep, after_warning = [], False
     for line in text.splitlines():
         line = line.rsplit("\r", 1)[-1]
-        if line.strip() and not _NOISE.search(line):
+        if after_warning and line.startswith((" ", "\t")):
+            after_warning = False
+            continue  # the source line Python prints under a warning
+        after_warning = bool(_PY_WARNING.search(line))
+        if line.strip() and not after_warning and not _NOISE.search(line):
             keep.append(line)
     return "\n".join(keep)
 
@@ -276,7 +287,7 @@ def main() -> int:
 
     for i, name in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {name} ...", flush=True)
-        r = run_one(name, scripts[name], quick=args.quick, timeout=args.timeout, extra=[])
+        r = run_one(name, scripts[name], quick=args.quick, timeout=args.timeout, extra=EXTRA.get(name, []))
         r["header"] = machine_header()
         print(f"    {r['status']} in {r['wall_s']:.1f} s, {len(r['results'])} result(s)", flush=True)
         runs.append(r)
