@@ -73,6 +73,28 @@ def test_keep_long_copies_long_sections_and_says_why(tmp_path, monkeypatch):
     assert again.count(run_all.LONG["prm_size"]) == 1 and again.count("measured at git abc1234") == 1
 
 
+def test_keep_long_reruns_a_long_one_named_in_only_and_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_all, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run_all, "LAST_RUN", tmp_path / "results" / "last_run.json")
+    monkeypatch.setattr(run_all, "discover", lambda: {n: Path(f"bench_{n}.py") for n in ("alpha", "prm_size", "search")})
+    out = tmp_path / "B.md"
+    out.write_text("# Benchmarks\n\n## alpha\n\nold alpha\n\n## prm_size\n\nsize curve at git abc1234\n\n"
+                   "## search\n\nold search at git abc1234\n")
+    calls = []
+
+    def run_one(name, script, *, quick, timeout, extra):
+        calls.append(name)
+        return fake_run({"search": ("ok", 5.0)})(name, script, quick=quick, timeout=timeout, extra=extra)
+
+    monkeypatch.setattr(run_all, "run_one", run_one)
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--keep-long", "--only", "search", "--out", str(out)])
+    assert run_all.main() == 0
+    text = out.read_text()
+    assert calls == ["search"]
+    assert "size curve at git abc1234" in text and "old search" not in text and "| 5.000 | 1.000 |" in text
+    assert text.count("\n## search\n") == 1 and text.count("\n## prm_size\n") == 1
+
+
 def test_clean_output_drops_engine_logs_and_progress_bars():
     raw = ("(EngineCore pid=12) INFO 12-07 05:57:03 [core.py:1] started\n"
            "WARNING 12-07 05:57:03 [cpu.py:2] triton\n"

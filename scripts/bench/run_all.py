@@ -263,11 +263,13 @@ def main() -> int:
     if unknown:
         ap.error(f"no such benchmark: {', '.join(unknown)}; found: {', '.join(scripts)}")
     long_kept = {}
-    if args.keep_long:
+    # --keep-long keeps the long curves, except one named in --only: that one is rerun
+    long_names = [n for n in LONG if n in scripts and not (args.only and n in args.only)] if args.keep_long else []
+    if long_names:
         old = Path(args.out).read_text(encoding="utf-8") if Path(args.out).exists() else ""
-        long_kept = {n: body for n, body in kept_sections(old, [n for n in LONG if n in scripts]).items() if body}
+        long_kept = {n: body for n, body in kept_sections(old, long_names).items() if body}
     chosen = [n for n in scripts if (args.only is None or n in args.only) and n not in args.skip
-              and n not in (LONG if args.keep_long else ())]
+              and n not in long_names]
     missing = [n for n in EXPECTED if n not in scripts and args.only is None]
 
     header = machine_header()
