@@ -187,8 +187,10 @@ def test_a_real_run_stopped_by_a_signal(files, sig, code, stale):
     """))
     argv = [a.format(d=files) for a in COMMANDS["label"]]
     env = {**os.environ, "PRM_THREADS": "1"}
+    # as a terminal would start it: a suite run in the background (`pytest &` in a script) ignores SIGINT,
+    # and a child inheriting that would never see the Ctrl-C this test sends
     first = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env)
+                             text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert first.stdout.readline().strip() == "running"
         second = subprocess.run([sys.executable, "-m", "prm", *argv], capture_output=True, text=True, env=env,
