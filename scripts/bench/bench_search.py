@@ -1,11 +1,15 @@
 """Search at matched compute: particle filtering, DVTS and beam search against best-of-N and majority
 vote, with and without step-checker pruning, and the compute-optimal frontier (issue 26).
 
-    python scripts/bench/bench_search.py                      # the measured run (about an hour on 2 cores)
+    python scripts/bench/bench_search.py                      # the measured run: math, then code (about an hour on 2 cores)
+    python scripts/bench/bench_search.py --domain code        # one domain
     python scripts/bench/bench_search.py --quick              # 24 test / 24 validation problems, budgets 4 and 8
-    python scripts/bench/bench_search.py --budgets 8 --test 200 --replot
+    python scripts/bench/bench_search.py --replot             # redraw the plots from the saved summaries
 
-On the embedded math tasks with the shipped tiny policy:
+Runs are cached under --work (runs/bench_search), so a rerun only redoes the analysis.
+
+On the embedded math and code tasks with the shipped tiny policies (each domain its own result and plot;
+code has no step checker, so its runs have no pruning and no gated best-of-N, and its steps are lines):
 - scorers: `ratio` (the zero-training likelihood ratio judge / policy, each step's own log-ratio, as in
   the demo) and `prm` (a trained PRM: --prm DIR, default the demo's headline `iprm` from
   runs/demo-default; trained by `prm demo --domains math` into runs/bench_search/demo when absent);
@@ -13,8 +17,8 @@ On the embedded math tasks with the shipped tiny policy:
   weighted vote and majority at n = 4, 8, 16, 32 are its first n samples, so every method at a budget
   sees the same draws;
 - step-level strategies at a budget of B samples: particle filtering with B particles, DVTS with B
-  beams in B/M subtrees, beam search with width B/4 and 4 expansions; with each scorer and, at budget 8,
-  with `--verify-steps prune` (the sympy step checker inside the search);
+  beams in B/M subtrees, beam search with width B/4 and 4 expansions; on test at every budget with each
+  scorer, with and without `--verify-steps prune` (the sympy step checker inside the search);
 - every choice (particle-filtering softmax temperature, DVTS subtree width M) on the VALIDATION problems
   (train-split problems 320-399) at budget 8; the test problems (the 200 of the test split) only for the
   final table;
@@ -57,7 +61,7 @@ def parse_args():
     p.add_argument("--quick", action="store_true", help="24 test and 24 validation problems, budgets 4 and 8")
     p.add_argument("--test", type=int, default=200, help="test problems (the test split's first N)")
     p.add_argument("--val", type=int, default=80, help="validation problems (train-split 320..)")
-    p.add_argument("--budgets", default="4,8,16", help="step-level budgets in samples' worth of generated tokens "
+    p.add_argument("--budgets", default="4,8,16,32", help="step-level budgets in samples' worth of generated tokens "
                    "(best-of-N and majority: 1 to 32 from the pool)")
     p.add_argument("--prm", default=None, help="a trained PRM dir (default: the demo's iprm)")
     p.add_argument("--work", default=str(WORK), help="where pools and search outputs are kept (reused on rerun)")
@@ -66,39 +70,50 @@ def parse_args():
     p.add_argument("--prefix-cache", action="store_true",
                    help="only measure what vLLM's prefix caching saves a step-level search: particle filtering and "
                         "DVTS at budget 8 on 40 validation problems, the policy engine with caching on and off")
+    p.add_argument("--domain", default="math,code",
+                   help="comma-separated domains, each measured in turn and reported as its own result (code has no "
+                        "step checker: no pruning, no gated best-of-N)")
     p.add_argument("--no-save", action="store_true")
     return p.parse_args()
 
 
 # ----------------------------------------------------------------------------- inputs
-def problems(n_test: int, n_val: int):
+def problems(domain: str, n_test: int, n_val: int):
     from prm.tasks import generate_split, load_tasks
 
-    stream = generate_split("math_train", VAL[1])
-    return load_tasks("math_test")[:n_test], stream[VAL[0]:VAL[0] + n_val]
+    stream = generate_split(f"{domain}_train", VAL[1])
+    return load_tasks(f"{domain}_test")[:n_test], stream[VAL[0]:VAL[0] + n_val]
 
 
-def trained_prm(arg: str | None) -> Path:
+# per domain: how long a step-level search may run. A math step is a sentence (a solution has <= 10);
+# a code step is one line, and the tasks' programs run to about 8 lines
+STEP_LIMITS = {"math": dict(max_steps=10, max_step_tokens=96), "code": dict(max_steps=16, max_step_tokens=48)}
+
+
+def trained_prm(arg: str | None, domain: str = "math") -> Path:
     if arg:
         return Path(arg)
-    for cand in (ROOT / "runs" / "demo-default" / "math" / "iprm", WORK / "demo" / "math" / "iprm"):
-        if (cand / "config.json").exists() or (cand / "settings.json").exists() or any(cand.glob("*.json")):
+    for cand in (ROOT / "runs" / "demo-default" / domain / "iprm", WORK / "demo" / domain / "iprm"):
+        if cand.is_dir() and ((cand / "config.json").exists() or (cand / "settings.json").exists()
+                              or any(cand.glob("*.json"))):
             return cand
-    print("no trained PRM: running `prm demo --domains math` once (about 5 minutes)", flush=True)
-    subprocess.run([sys.executable, "-m", "prm", "demo", "--domains", "math", "--out", str(WORK / "demo")],
+    print(f"no trained PRM: running `prm demo --domains {domain}` once (about 5 minutes)", flush=True)
+    subprocess.run([sys.executable, "-m", "prm", "demo", "--domains", domain, "--out", str(WORK / "demo")],
                    check=True, cwd=ROOT)
-    return WORK / "demo" / "math" / "iprm"
+    return WORK / "demo" / domain / "iprm"
 
 
-def ratio_dir(work: Path, policy: Path) -> Path:
+def ratio_dir(work: Path, policy: Path, domain: str = "math") -> Path:
+    from prm.domains import DOMAINS
     from prm.judge import find_judge
     from prm.scoring.implicit import write_ratio_settings
 
-    judge, note = find_judge(policy, "math")
+    judge, note = find_judge(policy, domain)
     if judge is None:
-        raise SystemExit(f"no math judge ({note})")
-    out = work / "ratio"
-    write_ratio_settings(out, model=str(judge), ref_model=str(policy), beta=1.0, sep=SEP, step_score="r")
+        raise SystemExit(f"no {domain} judge ({note})")
+    out = work / ("ratio" if domain == "math" else f"ratio-{domain}")   # math keeps its first run's path
+    write_ratio_settings(out, model=str(judge), ref_model=str(policy), beta=1.0, sep=DOMAINS[domain].sep,
+                         step_score="r")
     return out
 
 
@@ -131,14 +146,15 @@ def pool(probs, sampler, scorers, path: Path, seed: int):
                         probs, sampler, scorers, path)
 
 
-def step_configs(budget: int, guide: str, prune: bool, pf_set: dict, dvts_set: dict, seed: int) -> dict:
+def step_configs(budget: int, guide: str, prune: bool, pf_set: dict, dvts_set: dict, seed: int,
+                 domain: str = "math") -> dict:
     """The step-level strategies at `budget` samples' worth, with the settings chosen on validation
     (left out where the budget does not fit)."""
     from prm.search.beam import BeamConfig
     from prm.search.dvts import DVTSConfig
     from prm.search.particle import ParticleConfig
 
-    common = dict(temperature=1.0, max_steps=10, max_step_tokens=96, seed=seed, guide=guide,
+    common = dict(temperature=1.0, **STEP_LIMITS[domain], seed=seed, guide=guide,
                   verify_steps="prune" if prune else None)
     out = {"pf": ("pf", ParticleConfig(n_particles=budget, **pf_set, **common))}
     if budget % dvts_set["subtree_width"] == 0:
@@ -172,7 +188,7 @@ def paired(a: dict, b: dict, pids, seed: int = 0):
                            seed=seed)
 
 
-def plot(summary: dict) -> None:
+def plot(summary: dict, domain: str = "math") -> None:
     from prm.eval.plots import plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -187,43 +203,71 @@ def plot(summary: dict) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("generated tokens per problem (test)")
     ax.set_ylabel("accuracy on the test problems (%)")
-    ax.set_title(f"search at matched compute, embedded math ({summary['n_test']} test problems)")
+    ax.set_title(f"search at matched compute, embedded {domain} ({summary['n_test']} test problems)")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    PLOT.parent.mkdir(exist_ok=True)
-    fig.savefig(PLOT, dpi=120)
+    path = plot_path(domain)
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    print(f"wrote {PLOT}")
+    print(f"wrote {path}")
+
+
+def summary_path(work: Path, domain: str) -> Path:
+    return work / ("summary.json" if domain == "math" else f"summary-{domain}.json")
+
+
+def plot_path(domain: str) -> Path:
+    return PLOT if domain == "math" else PLOT.with_name(f"{PLOT.stem}_{domain}{PLOT.suffix}")
 
 
 def main() -> int:
     args = parse_args()
     work = Path(args.work)
+    domains = [d.strip() for d in args.domain.split(",") if d.strip()]
+    from prm.domains import DOMAINS
+
+    unknown = [d for d in domains if d not in DOMAINS]
+    if unknown:
+        raise SystemExit(f"--domain: unknown {', '.join(unknown)} (domains: {', '.join(DOMAINS)})")
     if args.replot:
-        plot(json.loads((work / "summary.json").read_text()))
+        for d in domains:
+            if summary_path(work, d).exists():
+                plot(json.loads(summary_path(work, d).read_text()), d)
         return 0
     if args.quick:
         args.test, args.val, args.budgets = 24, 24, "4,8"
     if args.prefix_cache:
         return prefix_cache(args)
+    rc = 0
+    for d in domains:
+        rc = measure(args, d) or rc
+    return rc
+
+
+def measure(args, domain: str) -> int:
+    from prm.domains import DOMAINS
+
+    work = Path(args.work)
     budgets = [int(b) for b in args.budgets.split(",")]
     ns = sorted({n for n in (1, 2, 4, 8, 16, 32) if n <= POOL_N})
     work.mkdir(parents=True, exist_ok=True)
-    tag = f"t{args.test}-v{args.val}-s{args.seed}"
+    tag = f"{'' if domain == 'math' else domain + '-'}t{args.test}-v{args.val}-s{args.seed}"
     out = work / tag
     out.mkdir(exist_ok=True)
+    checker = DOMAINS[domain].check_steps is not None
 
     from prm.policy import ensure_policy
     from prm.sampler import EngineConfig, make_sampler
     from prm.scoring import load_scorer
 
-    test, val = problems(args.test, args.val)
-    policy = ensure_policy("math")
-    prm_dir = trained_prm(args.prm)
+    test, val = problems(domain, args.test, args.val)
+    policy = ensure_policy(domain)
+    prm_dir = trained_prm(args.prm if domain == "math" else None, domain)
     sampler = make_sampler(EngineConfig(model=str(policy), seed=args.seed))
-    print(f"sampler backend: {sampler.backend}; trained PRM: {prm_dir}", flush=True)
-    scorers = {"ratio": load_scorer(str(ratio_dir(work, policy))), "prm": load_scorer(str(prm_dir))}
+    print(f"[{domain}] sampler backend: {sampler.backend}; trained PRM: {prm_dir}", flush=True)
+    scorers = {"ratio": load_scorer(str(ratio_dir(work, policy, domain))), "prm": load_scorer(str(prm_dir))}
     timings = {}
     try:
         pools = {}
@@ -240,7 +284,7 @@ def main() -> int:
         from prm.search.particle import ParticleConfig
 
         val_runs, grid = {}, {}
-        step = dict(temperature=1.0, max_steps=10, max_step_tokens=96, seed=args.seed, guide="ratio")
+        step = dict(temperature=1.0, **STEP_LIMITS[domain], seed=args.seed, guide="ratio")
         for reward, t, sel in itertools.product(("last", "min"), PF_TEMPS, ("weight", "vote")):
             key = f"pf {reward} T{t} {sel}"
             grid[key] = ("pf", dict(reward=reward, softmax_temperature=t, select=sel))
@@ -260,21 +304,29 @@ def main() -> int:
         dvts_set = grid[max((k for k in grid if k.startswith("dvts")), key=lambda k: val_acc[k])][1]
         print(f"validation at budget {choose_b}: {json.dumps({k: round(v, 3) for k, v in val_acc.items()})} -> "
               f"pf {pf_set}, dvts {dvts_set}", flush=True)
+        # the cached step-level runs below are named by strategy and budget, not by these settings: a
+        # cache made under other choices (older code) must not be read as if it were this one's
+        chosen = {"pf": pf_set, "dvts": dvts_set}
+        stamp = out / "choices.json"
+        if stamp.exists() and json.loads(stamp.read_text()) != chosen:
+            raise SystemExit(f"{stamp}: cached runs were made with {stamp.read_text().strip()}, validation now "
+                             f"chooses {json.dumps(chosen)}; delete {out} (or pass another --work) to rerun")
+        stamp.write_text(json.dumps(chosen))
 
-        # ---- every strategy on both splits (validation too: compute-optimal chooses on it). The ratio
-        # at every budget; the trained PRM and pruning at the goal's budget only, on test (time)
+        # ---- every strategy on both splits (validation too: compute-optimal chooses on it): on test each
+        # strategy at every budget with each scorer, with and without pruning; on validation the ratio
         runs: dict[str, dict[str, list]] = {"val": {}, "test": {}}
-        plan = ([(b, "ratio", False) for b in budgets] + [(b, "ratio", True) for b in budgets]
-                + [(choose_b, "prm", False), (choose_b, "prm", True)])
+        plan = [(b, guide, prune) for guide in ("ratio", "prm") for prune in (False, True) for b in budgets]
+        if not checker:  # nothing to prune with
+            plan = [x for x in plan if not x[2]]
         for split, probs in (("val", val), ("test", test)):
             for b, guide, prune in plan:
                 if split == "val" and guide != "ratio":
                     continue  # validation feeds compute-optimal, which runs on the ratio
-                for sname, (strategy, cfg) in step_configs(b, guide, prune, pf_set, dvts_set, args.seed).items():
-                    if prune and (strategy == "beam" or (strategy == "pf" and (b != choose_b or split == "val"))):
-                        # beam's pruning is DVTS's code path (DVTS is greedy beams); particle filtering's
-                        # weight-0 pruning is measured at the goal's budget only
-                        continue
+                for sname, (strategy, cfg) in step_configs(b, guide, prune, pf_set, dvts_set, args.seed,
+                                                           domain).items():
+                    if prune and split == "val" and strategy != "dvts":
+                        continue  # compute-optimal's menu: pruning enters it through DVTS (time)
                     key = f"{sname}{'+prune' if prune else ''}:{guide}@{b}"
                     path = out / f"{split}_{key.replace(':', '_').replace('@', '_').replace('+', '_')}.jsonl"
                     recs, dt = run_strategy(strategy, cfg, probs, sampler, scorers, path)
@@ -285,7 +337,7 @@ def main() -> int:
     finally:
         sampler.close()
 
-    return analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choose_b, timings)
+    return analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choose_b, timings, domain)
 
 
 COMPUTE_OPTIMAL_GRID = [(0, 1), (1, 2), (1, 4), (2, 2), (2, 4), (4, 2), (4, 4)]  # (probe samples, bins)
@@ -300,15 +352,19 @@ def matched_n(table: dict, prefix: str, tokens: float, pids, n_max: int) -> int:
     return n_max
 
 
-def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choose_b, timings) -> int:
+def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choose_b, timings,
+            domain: str = "math") -> int:
+    from prm.domains import DOMAINS
+
     from prm.eval import compute_optimal as co
     from prm.eval.pool import build_pools
 
     all_ns = list(range(1, POOL_N + 1))
     pls = {split: build_pools(pools[split]) for split in ("val", "test")}
     test_pids = sorted(p.problem_id for p in pls["test"])
+    checker = DOMAINS[domain].check_steps is not None
     tables = {rm: {**co.pool_outcomes(pls["test"], (rm, "min"), all_ns, ("naive",)),
-                   **co.pool_outcomes(pls["test"], (rm, "min"), all_ns, ("naive",), gated=True)}
+                   **(co.pool_outcomes(pls["test"], (rm, "min"), all_ns, ("naive",), gated=True) if checker else {})}
               for rm in ("ratio", "prm")}
     maj = co.pool_outcomes(pls["test"], None, all_ns, ("majority",))
     rows, notes, curves = [], [], {}
@@ -316,8 +372,9 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
         for rm in ("ratio", "prm"):
             t = tables[rm][f"bon-naive@{n}"]
             curves.setdefault(f"best-of-N {rm}", []).append((tok(t, test_pids), acc(t, test_pids)))
-        t = tables["ratio"][f"bon-naive+gate@{n}"]
-        curves.setdefault("best-of-N ratio + sympy gate", []).append((tok(t, test_pids), acc(t, test_pids)))
+        if checker:
+            t = tables["ratio"][f"bon-naive+gate@{n}"]
+            curves.setdefault("best-of-N ratio + sympy gate", []).append((tok(t, test_pids), acc(t, test_pids)))
         t = maj[f"bon-majority@{n}"]
         curves.setdefault("majority", []).append((tok(t, test_pids), acc(t, test_pids)))
     results = {}
@@ -328,7 +385,8 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
         guide, _, b = rest.partition("@")
         tokens = tok(o, pids)
         n = matched_n(tables[guide], "bon-naive", tokens, pids, POOL_N)
-        ref, gate = tables[guide][f"bon-naive@{n}"], tables[guide][f"bon-naive+gate@{n}"]
+        ref = tables[guide][f"bon-naive@{n}"]
+        gate = tables[guide].get(f"bon-naive+gate@{n}", ref)
         m = maj[f"bon-majority@{n}"]
         results[key] = {"accuracy": acc(o, pids), "tokens": tokens, "matched_n": n, "bon": acc(ref, pids),
                         "bon_tokens": tok(ref, pids), "bon_gated": acc(gate, pids), "majority": acc(m, pids),
@@ -355,8 +413,8 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
     ref = f"bon-naive@{max(ns)}"
     grid = {}
     for probe, bins in COMPUTE_OPTIMAL_GRID:
-        v = co.prepare(pls["val"], ("ratio", "min"), probe=probe, ns=ns, runs=val_runs, gated=True)
-        t = co.prepare(pls["test"], ("ratio", "min"), probe=probe, ns=ns, runs=test_runs, gated=True)
+        v = co.prepare(pls["val"], ("ratio", "min"), probe=probe, ns=ns, runs=val_runs, gated=checker)
+        t = co.prepare(pls["test"], ("ratio", "min"), probe=probe, ns=ns, runs=test_runs, gated=checker)
         front = co.frontier(v, t, n_bins=bins)
         vs = co.versus(v, t, front, ref, seed=args.seed)
         reach_val = min((p["val_tokens"] for p in front["points"] if p["val_accuracy"] >= vs["reference_val_accuracy"]),
@@ -404,23 +462,25 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
         notes.append(f"the chosen point's configuration per difficulty bin (easy -> hard): {' | '.join(vs['choice'].values())}")
     notes += [f"validation choices at budget {choose_b} (ratio): " + ", ".join(f"{k} {v:.1%}" for k, v in val_acc.items())
               + f" -> pf {pf_set}, dvts {dvts_set}",
-              f"{len(test_pids)} test problems (math_test), {len(pls['val'])} validation problems (train split {VAL[0]}-); "
+              f"{len(test_pids)} test problems ({domain}_test), {len(pls['val'])} validation problems ({domain}_train "
+              f"{VAL[0]}-); step limits {STEP_LIMITS[domain]}; "
               f"best-of-n = the first n of a {POOL_N}-sample pool (temperature 1.0), the scorer's min over steps; "
               f"step strategies at temperature 1.0; paired 95% bootstrap intervals over problems",
               "tokens: generated tokens per problem, every sampled token counted, refills and resampled particles "
               "included (extra.cost); compute-optimal is charged its difficulty probe",
               f"compute-optimal vs majority@{max(ns)}: " + (f"{vs_maj['test_accuracy']:.1%} vs {vs_maj['reference_test_accuracy']:.1%}"
                                                             f" at {vs_maj['token_ratio']:.2f}x tokens" if vs_maj.get("reached")
-                                                            else "not reached on validation"),
-              "code domain: not measured in this run (time); code has no step checker, so no pruning"]
+                                                            else "not reached on validation")]
+    if not checker:
+        notes.append(f"{domain} has no step checker: no pruning, no gated best-of-N")
     summary = {"n_test": len(test_pids), "curves": curves, "frontier": front["points"], "results": results,
                "versus": vs, "versus_majority": vs_maj, "compute_optimal_choice": list(chosen),
                "compute_optimal_grid": {f"{k[0]}/{k[1]}": {"reach_val_tokens": g["reach_val_tokens"], "versus": g["vs"]}
                                         for k, g in grid.items()},
                "timings": timings, "val": val_acc, "pf_settings": pf_set, "dvts_settings": dvts_set}
-    (Path(args.work) / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
-    plot(summary)
-    report("search", "Search at matched compute: PF, DVTS, beam vs best-of-N (embedded math, test split)", rows,
+    summary_path(Path(args.work), domain).write_text(json.dumps(summary, indent=1, default=float))
+    plot(summary, domain)
+    report("search", f"Search at matched compute: PF, DVTS, beam vs best-of-N (embedded {domain}, test split)", rows,
            ours="strategy", theirs="best-of-N", notes=notes, extra=summary, save=not args.no_save)
     return 0
 
