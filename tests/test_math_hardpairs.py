@@ -2,7 +2,8 @@
 
 One table row per kind the issue lists, each next to a twin that must stay wrong (nothing that
 turns a right answer right may turn a wrong one right). The pairs are made up here; math-verify's
-own cases live in tests/fixtures/math_verify_cases.jsonl (dev half checked below, test half kept for
+own cases live in tests/fixtures/math_verify_cases.jsonl and other graders' in
+tests/fixtures/outside_cases.jsonl (dev halves checked below, test halves kept for
 scripts/bench/bench_math_hardpairs.py --split test).
 """
 
@@ -98,7 +99,9 @@ def test_second_opinion_only_where_ours_is_unsettled(response, gold, expected):
 # ----------------------------------------------------------------------------- math-verify's own cases
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
-from bench_math_hardpairs import FIXTURE, load_cases, split_of  # noqa: E402
+from bench_math_hardpairs import FIXTURE, SETS, load_cases, split_of  # noqa: E402
+
+OUTSIDE = SETS["outside"][0]
 
 # Dev rows where we grade against the published label, and why (kept visible, not silently skipped).
 DEV_DISAGREEMENTS = {
@@ -120,13 +123,36 @@ def test_fixture_is_well_formed_with_negatives_and_a_fixed_split():
     assert split_of("test_all::test_sets_handling::0") == "test"  # the seed is part of the contract
 
 
-DEV = [c for c in load_cases() if split_of(c.id) == "dev"]
+def test_outside_fixture_is_well_formed_new_and_split_by_a_fixed_hash():
+    rows = [json.loads(line) for line in OUTSIDE.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len({r["id"] for r in rows}) >= 100
+    assert {r["source"] for r in rows} == {"nemo_skills", "lighteval", "mario"}
+    assert all(isinstance(r["label"], bool) and isinstance(r["gold"], str) and isinstance(r["pred"], str) for r in rows)
+    theirs = {(c.gold, c.pred) for c in load_cases(FIXTURE)}
+    pairs = [(r["gold"], r["pred"]) for r in rows]
+    assert len(set(pairs)) == len(pairs) and not set(pairs) & theirs  # nothing math-verify's set already holds
+    labels = {s: [c.label for c in load_cases(OUTSIDE) if split_of(c.id) == s] for s in ("dev", "test")}
+    assert all(len(v) > 40 and 0 < v.count(False) < len(v) for v in labels.values())
+    assert split_of("nemo_skills::test_correct_examples::0:ab") == "dev"  # the seed is part of the contract
+
+
+# ----------------------------------------------------------------------------- other graders' cases (dev)
+OUTSIDE_DEV_DISAGREEMENTS = {
+    "mario::test_is_equiv_real_or_list::9": "125.663 for 40\\pi (125.6637...): cut, not rounded, and 3 places",
+    "mario::test_is_equiv_matrix::2": "a gold with doubled backslashes (`\\\\begin{matrix}`): not LaTeX as written",
+    "mario::test_is_equiv_matrix::3": "a column `\\begin{matrix}` against a bracketed list `[0.5, 1]`",
+}
+
+
+# the dev halves of both sets (their ids do not overlap); the test halves are the benchmark's held-out data
+DEV = [c for path in (FIXTURE, OUTSIDE) for c in load_cases(path) if split_of(c.id) == "dev"]
 
 
 @pytest.mark.parametrize("case", DEV, ids=[c.id for c in DEV])
-def test_math_verify_dev_cases(case):
+def test_dev_cases(case):
     v = grade(case.pred, case.gold)
-    if case.id in DEV_DISAGREEMENTS:
-        assert (v.correct is True) != case.label, f"now agrees: drop it from DEV_DISAGREEMENTS ({v.reason})"
+    known = DEV_DISAGREEMENTS.get(case.id) or OUTSIDE_DEV_DISAGREEMENTS.get(case.id)
+    if known:
+        assert (v.correct is True) != case.label, f"now agrees: drop it from the disagreement lists ({v.reason})"
     else:
         assert (v.correct is True) == case.label, v.reason

@@ -148,14 +148,10 @@ def main():
     if args.all:
         for case_set in SETS:
             for split in ("dev", "test"):
-                measure(replace_args(args, case_set=case_set, split=split))
+                measure(argparse.Namespace(**{**vars(args), "case_set": case_set, "split": split}))
                 print()
         return
     measure(args)
-
-
-def replace_args(args, **changes):
-    return argparse.Namespace(**{**vars(args), **changes})
 
 
 def measure(args):

@@ -50,7 +50,6 @@ WORK = ROOT / "runs" / "bench_search"
 PLOT = ROOT / "docs" / "search_scaling.png"
 VAL = (320, 400)                 # train-stream indices held out for validation (as the PRM benches)
 POOL_N = 32
-SEP = "\n\n"
 # step scores of both scorers lie in [0, 1] (P(step correct)): weights softmax(reward / T) need a small T to
 # separate a 0.5 step from a 0.0 one (its_hub uses logit(reward)); the grid is searched on validation
 PF_TEMPS = (0.05, 0.2, 1.0)
@@ -63,7 +62,8 @@ def parse_args():
     p.add_argument("--val", type=int, default=80, help="validation problems (train-split 320..)")
     p.add_argument("--budgets", default="4,8,16,32", help="step-level budgets in samples' worth of generated tokens "
                    "(best-of-N and majority: 1 to 32 from the pool)")
-    p.add_argument("--prm", default=None, help="a trained PRM dir (default: the demo's iprm)")
+    p.add_argument("--prm", default=None, help="a trained math PRM dir (default: the demo's iprm; code always uses "
+                   "the demo's code iprm)")
     p.add_argument("--work", default=str(WORK), help="where pools and search outputs are kept (reused on rerun)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--replot", action="store_true", help="only redraw the plot from --work/summary.json")
