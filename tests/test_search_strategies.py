@@ -105,7 +105,8 @@ def math_problems(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method,extra", [("bon", ["--n", "3"]), ("beam", ["--beam-width", "2", "--expand", "2",
-                                                                         "--max-steps", "2"])])
+                                                                         "--max-steps", "2"]),
+                                           ("stepwise", ["--max-chains", "2", "--tries", "2", "--max-steps", "2"])])
 def test_prm_search_success_path(method, extra, math_problems, tiny_lm_dir, trained_prm_dir, tmp_path, capsys):
     from verifiers.math import grade
 

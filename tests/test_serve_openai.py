@@ -174,6 +174,8 @@ def test_budget_is_samples_worth_for_every_strategy(budget):
             assert cfg.n_particles == budget
         elif method == "dvts":
             assert cfg.n == budget
+        elif method == "stepwise":
+            assert cfg.max_chains == budget and cfg.chains == min(2, budget)
 
 
 def test_unknown_search_or_bad_budget_is_a_user_error():
@@ -332,12 +334,12 @@ def check_answer(text: str, prm: dict, budget: int, search: str):
     assert math.isfinite(prm["score"])
 
 
-@pytest.mark.parametrize("method", ["bon", "beam"])
-def test_openai_client_against_the_tiny_math_policy(math_sampler, method):
+@pytest.mark.parametrize("method,verify", [("bon", None), ("beam", None), ("stepwise", "prune")])
+def test_openai_client_against_the_tiny_math_policy(math_sampler, method, verify):
     openai = pytest.importorskip("openai")
     scorer = fakes.length_scorer("prm")
     spec = SearchSpec(math_sampler, scorer, method, 4, settings={"max_tokens": 48, "max_steps": 4,
-                                                                 "max_step_tokens": 32})
+                                                                 "max_step_tokens": 32, "verify_steps": verify})
     with ServerThread(create_app(scorer, ServeConfig(api_key=KEY), model_name="m", search=spec)) as url:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
         r = client.chat.completions.create(model="prm", messages=[{"role": "user", "content": Q}])
@@ -387,6 +389,15 @@ def test_cli_prm_serve_with_a_policy(trained_prm_dir):
         srv.send_signal(signal.SIGTERM)
         assert srv.wait(60) == 0
     assert "searches: 2" in srv.stdout.read()
+
+
+def test_cli_refuses_the_step_checker_outside_a_step_level_search(trained_prm_dir, capsys):
+    from prm.cli import main
+
+    # bon would silently ignore it: refused before any model loads
+    assert main(["serve", "--model", str(trained_prm_dir), "--policy", "math", "--search", "bon",
+                 "--verify-steps", "prune", "--port", "0"]) != 0
+    assert "--verify-steps works inside a step-level search" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_scorer_without_a_policy_and_no_model_at_all(tmp_path):

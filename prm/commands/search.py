@@ -26,6 +26,10 @@ dvts: --n / --subtree-width independent subtrees, each keeping its best of --sub
 steps per step; the answer is the best leaf or a weighted vote over the leaves (--select best|vote).
 pf: particle filtering (--select weight|vote). --verify-steps prune|weight lets the domain's step
 checker (math: sympy) drop or rank last the steps it proves false in beam and dvts.
+stepwise: builds each solution a step at a time, sampling one candidate (--step-batch) until one is
+accepted (the step checker does not prove it false, its step reward >= --accept), at most --tries
+rounds; starts --chains solutions per problem and adds --chains more only while their answers
+disagree (--stop-share, --agree), up to --max-chains. Easy problems cost about --chains solutions.
 
 Each strategy is `prm.search.STRATEGIES[METHOD]`; its config's fields are filled from the flags of
 the same name.
@@ -48,10 +52,11 @@ from prm.errors import UserError
 from prm.scoring.remote import is_url
 from prm.search.aggregate import AGGREGATIONS
 from prm.search.particle import RESAMPLING, ParticleConfig
+from prm.search.stepwise import StepwiseConfig
 
 POLICY_NAMES = ("math", "code")
 # the step-level strategies: a PRM guides them, and one domain (its separator, its checker) per run
-STEP_METHODS = {"beam", "dvts", "pf"}
+STEP_METHODS = {"beam", "dvts", "pf", "stepwise"}
 
 
 def add_arguments(p):
@@ -60,7 +65,8 @@ def add_arguments(p):
     g = p.add_argument_group("inputs")
     g.add_argument("--method", choices=list(STRATEGIES), required=True,
                    help="the search strategy (prm.search.STRATEGIES): bon = sample+score a pool; beam = beam search; "
-                        "dvts = diverse verifier tree search; pf = particle filtering")
+                        "dvts = diverse verifier tree search; pf = particle filtering; stepwise = step-level rejection "
+                        "sampling with adaptive chains")
     g.add_argument("--problems", required=True, help="JSONL of Problem records (math: answer; code: tests)")
     g.add_argument("--model", default=None, help="policy model directory (the sampler)")
     g.add_argument("--policy", default=None, metavar="{math,code}",
@@ -107,10 +113,25 @@ def add_arguments(p):
     g.add_argument("--subtree-width", type=positive_int, default=None,
                    help="next steps each subtree samples per step (M, default 4); --n is the total budget, "
                         "n / M subtrees")
+    g = p.add_argument_group("stepwise")
+    sw = StepwiseConfig
+    g.add_argument("--chains", type=positive_int, default=sw.chains, help="stepwise: solutions started per round")
+    g.add_argument("--max-chains", type=positive_int, default=sw.max_chains,
+                   help="stepwise: solutions per problem at most (the budget)")
+    g.add_argument("--tries", type=positive_int, default=sw.tries,
+                   help="stepwise: sampling rounds for one step before the chain takes the best candidate it saw")
+    g.add_argument("--step-batch", type=positive_int, default=sw.step_batch,
+                   help="stepwise: candidates sampled per round (1: stop at the first accepted)")
+    g.add_argument("--accept", type=unit_float, default=sw.accept,
+                   help="stepwise: the step reward a candidate needs (0: only the step checker rejects)")
+    g.add_argument("--stop-share", type=unit_float, default=sw.stop_share,
+                   help="stepwise: stop adding chains when the leading answer holds this share of the weighted vote")
+    g.add_argument("--agree", type=positive_int, default=sw.agree,
+                   help="stepwise: ... and at least this many chains")
     g = p.add_argument_group("final answer")
     g.add_argument("--select", choices=("best", "weight", "vote"), default=None,
                    help="how a step-level search picks its answer: dvts best (default) | vote; "
-                        "pf weight | vote")
+                        "pf weight | vote; stepwise vote (default) | best")
 
 
 def _scorer_specs(specs: list[str]) -> dict[str, str]:

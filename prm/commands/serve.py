@@ -23,7 +23,8 @@ in-flight requests finish (up to --graceful-s), then the server exits.
 Search, OpenAI-compatible: with --policy the server also answers POST /v1/chat/completions and
 POST /v1/completions with the solution a PRM-guided search selects (the policy samples, --scorer
 guides and selects; --search picks the strategy, --budget its compute in samples' worth: best-of-N
-samples B, beam search keeps B/4 beams of 4, particle filtering runs B particles, DVTS B beams), in OpenAI's response shape plus a `prm` field with
+samples B, beam search keeps B/4 beams of 4, particle filtering runs B particles, DVTS B beams,
+stepwise at most B chains, usually far fewer), in OpenAI's response shape plus a `prm` field with
 the solution's steps, step scores and the search's cost. Same key, limits, queue and shutdown.
 
   prm serve --policy math --scorer runs/demo/math/ratio --search pf --budget 8
@@ -105,10 +106,11 @@ def _add_search_arguments(p):
                         "(default: --model, sharing its scoring thread)")
     s.add_argument("--search", choices=methods(), default="bon",
                    help="search strategy (prm.search.STRATEGIES): bon = best-of-N, beam = PRM-guided beam search, "
-                        "pf = particle filtering, dvts = diverse verifier tree search")
+                        "pf = particle filtering, dvts = diverse verifier tree search, stepwise = step-level rejection "
+                        "sampling with adaptive chains")
     s.add_argument("--budget", type=positive_int, default=8,
                    help="samples' worth of compute per question: bon samples B; beam keeps B/4 beams of 4; "
-                        "pf B particles; dvts B samples")
+                        "pf B particles; dvts B samples; stepwise at most B chains (it stops when two agree)")
     s.add_argument("--select", choices=SELECTIONS, default="naive",
                    help="bon: the answer with the best score (naive) or weighted vote over answers")
     s.add_argument("--aggregation", choices=AGGREGATIONS, default="min",
@@ -116,6 +118,9 @@ def _add_search_arguments(p):
     s.add_argument("--max-tokens", type=positive_int, default=None, help="bon: tokens per sample (default 256)")
     s.add_argument("--temperature", type=nonneg_float, default=None, help="sampling temperature (default: the "
                                                                           "strategy's)")
+    s.add_argument("--verify-steps", choices=("prune", "weight"), default=None,
+                   help="step-level searches: the domain's step checker (math: sympy) inside the search -- beam, "
+                        "dvts and stepwise drop a step it proves false, pf gives it weight 0 (math only)")
     s.add_argument("--search-max-steps", type=positive_int, default=None,
                    help="step-level searches: steps per solution (--max-steps is the request limit)")
     s.add_argument("--max-step-tokens", type=positive_int, default=None, help="step-level searches: tokens per step")
@@ -193,7 +198,8 @@ def _check_models(args) -> None:
 def search_settings(args) -> dict:
     """The strategy config fields the flags set (None: the strategy's default; --budget sets the rest)."""
     return {"max_tokens": args.max_tokens, "temperature": args.temperature, "max_steps": args.search_max_steps,
-            "max_step_tokens": args.max_step_tokens, "aggregation": args.aggregation}
+            "max_step_tokens": args.max_step_tokens, "aggregation": args.aggregation,
+            "verify_steps": getattr(args, "verify_steps", None)}
 
 
 def _search_spec(args, policy: str | None, scorer, scorers: list):
@@ -203,6 +209,8 @@ def _search_spec(args, policy: str | None, scorer, scorers: list):
     from types import SimpleNamespace
 
     from prm.commands.engine_flags import engine_config
+    from prm.domains import DOMAINS
+    from prm.errors import UserError
     from prm.sampler import make_sampler
     from prm.scoring import load_scorer
     from prm.serve.searcher import SearchSpec
@@ -211,12 +219,15 @@ def _search_spec(args, policy: str | None, scorer, scorers: list):
     guide = scorer if same else load_scorer(args.scorer, backend=args.backend)
     if not same:
         scorers.append(guide)
+    domain = search_domain(args, guide)
+    if args.verify_steps and DOMAINS[domain].check_steps is None:
+        raise UserError(f"--verify-steps {args.verify_steps}: the domain {domain!r} has no step checker")
     engine = SimpleNamespace(backend=args.policy_backend, dtype="auto",
                              gpu_memory_utilization=args.policy_gpu_memory_utilization, tensor_parallel_size=1,
                              max_model_len=args.policy_max_model_len)
     sampler = make_sampler(engine_config(engine, policy))
     scorers.append(sampler)
-    return SearchSpec(sampler, guide, args.search, args.budget, domain=search_domain(args, guide),
+    return SearchSpec(sampler, guide, args.search, args.budget, domain=domain,
                       settings=search_settings(args), selection=args.select, aggregation=args.aggregation,
                       max_batch=args.max_batch_searches)
 
@@ -238,6 +249,8 @@ def run(args) -> int:
         from prm.serve.searcher import search_config
 
         search_config(args.search, args.budget, search_settings(args))   # a bad setting fails before any model loads
+        if args.verify_steps and args.search == "bon":
+            raise UserError("--verify-steps works inside a step-level search (beam, dvts, pf, stepwise), not bon")
     policy = policy_dir(args.policy) if args.policy else None
     sock = bind(cfg.host, cfg.port)              # the port is ours before the model loads
     model = args.model if len(args.model) > 1 else args.model[0]

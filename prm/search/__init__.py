@@ -9,6 +9,8 @@ list[SearchResult]` and its config dataclass; `STRATEGIES` below is the only dis
 - `beam.py`      -- PRM-guided step-level beam search against the sampler and scorer interfaces.
 - `dvts.py`      -- diverse verifier tree search: n / M independent greedy subtrees of width M.
 - `particle.py`  -- particle filtering: PRM-weighted particles, extended a step at a time and resampled.
+- `stepwise.py`  -- step-level rejection sampling: one candidate per step until the guide accepts one;
+                   more chains only while their answers disagree.
 - `pool.py`      -- candidates as pool records: sample, judge, score (shared by the strategies).
 - `aggregate.py` -- step scores -> one sample score (`min`, `prod`, `last`, `mean`); ensembles.
 - `select.py`    -- answer grouping by verifier equivalence and the selection methods.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import beam, best_of_n, dvts, particle
+from . import beam, best_of_n, dvts, particle, stepwise
 
 
 @dataclass(frozen=True)
@@ -34,4 +36,5 @@ STRATEGIES = {
     "beam": Strategy(beam.run, beam.BeamConfig),
     "dvts": Strategy(dvts.run, dvts.DVTSConfig),
     "pf": Strategy(particle.run, particle.ParticleConfig),
+    "stepwise": Strategy(stepwise.run, stepwise.StepwiseConfig),
 }

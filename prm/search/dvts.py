@@ -15,10 +15,10 @@ otherwise draw the same steps for the same prompt and the subtrees would be copi
 `score_batch` call per depth.
 
 The answer (`select`): "best", the subtree leaf with the best aggregated score (search-and-learn's
-"best"), or "vote", the weighted vote over the leaves' answers, equivalent answers grouped as in
-`prm.search.select` (math: verifier equivalence; code: behaviour on the tests), the group's
-best-scoring leaf. With `verify_steps` a leaf with a step the checker proved false is chosen only
-when every leaf has one (the gate of `prm.search.select`).
+"best"), or "vote", the weighted vote over the leaves' answers, the group's best-scoring leaf.
+Answers are grouped by `answer_groups` (math: verifier equivalence; code: the program's text, never
+its behaviour on the grading tests). With `verify_steps` a leaf with a step the checker proved false
+is chosen only when every leaf has one (the gate of `prm.search.select`).
 
 Output: one `SearchResult` per problem, strategy "dvts", the chosen leaf as its one pool record;
 `extra`: `cost` (summed over the subtrees), `subtrees`, `answers_distinct` (distinct final answers
@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from prm.domains import JudgeConfig
+from prm.domains import DOMAINS, JudgeConfig, code_group_key
 from prm.errors import UserError
 from prm.records import Problem, SearchResult
 
@@ -82,10 +82,15 @@ class DVTSConfig:
 
 
 def answer_groups(records) -> list[int]:
-    """Group ids of the records' answers, as `prm.eval.pool` groups a pool: ready group keys (code)
-    by identity, else answers by math equivalence; -1 for no answer."""
+    """Group ids of the records' answers, for a search's own vote (DVTS, particle filtering, stepwise):
+    math answers by verifier equivalence; a program (a record the judge gave a behaviour key) by its
+    own text, whitespace-normalised; -1 for no answer. Never by behaviour on the grading tests, which
+    `prm eval` groups code by: a search in use has no grading tests, and grouping by them makes two
+    right programs agree while wrong ones scatter, so a vote (or a stopping rule) would read the tests."""
     if any(r.group is not None for r in records):
-        return group_answers([r.group for r in records], lambda a, b: False)
+        extract = DOMAINS["code"].extract
+        return group_answers([code_group_key(None, extract(r.extra.get("text") or "")) for r in records],
+                             lambda a, b: False)
     return group_answers([r.answer for r in records], math_same)
 
 

@@ -27,7 +27,9 @@ How this departs from its_hub: weights are softmax(reward / T), not softmax(logi
 sharpens them instead); resampling can be ESS-triggered; the step checker (`verify_steps`) can give
 a particle whose newest step it proves False weight 0, so it is never resampled (when it proves
 every particle of a problem false, the unchecked weights are used instead, and the extra says so);
-`select="vote"` sums the final weights per answer group (answers grouped as `prm eval` groups them).
+`select="vote"` sums the final weights per answer group (`prm.search.dvts.answer_groups`: math
+answers by verifier equivalence, programs by their text -- not by the grading tests, as `prm eval`
+groups code).
 
 Problems are searched together: one `generate` call and one `score_batch` call per depth for all
 particles of all problems. The compute ledger (`prm.search.cost`) counts every request, every

@@ -48,6 +48,8 @@ BUDGETS = {
     "pf": lambda b: {"n_particles": b},
     # DVTS splits n into n / subtree_width subtrees: the widest of 4, 3, 2, 1 that divides B
     "dvts": lambda b: {"n": b, "subtree_width": next(w for w in (4, 3, 2, 1) if b % w == 0)},
+    # stepwise spends adaptively: B is its most chains (solutions); it starts two (one when B is 1)
+    "stepwise": lambda b: {"max_chains": b, "chains": min(2, b), "agree": min(2, b)},
 }
 SELECTIONS = ("naive", "weighted")   # how a pool (best-of-N) becomes one answer
 

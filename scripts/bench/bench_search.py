@@ -17,9 +17,12 @@ code has no step checker, so its runs have no pruning and no gated best-of-N, an
   weighted vote and majority at n = 4, 8, 16, 32 are its first n samples, so every method at a budget
   sees the same draws;
 - step-level strategies at a budget of B samples: particle filtering with B particles, DVTS with B
-  beams in B/M subtrees, beam search with width B/4 and 4 expansions; on test at every budget with each
-  scorer, with and without `--verify-steps prune` (the sympy step checker inside the search);
-- every choice (particle-filtering softmax temperature, DVTS subtree width M) on the VALIDATION problems
+  beams in B/M subtrees, beam search with width B/4 and 4 expansions, stepwise (step-level rejection
+  sampling) with at most B chains, two at a time while they disagree (it spends adaptively, so its
+  tokens are measured, not set); on test at every budget with each scorer, with and without
+  `--verify-steps prune` (the sympy step checker inside the search);
+- every choice (particle-filtering softmax temperature, DVTS subtree width M, stepwise tries and
+  acceptance threshold) on the VALIDATION problems
   (train-split problems 320-399) at budget 8; the test problems (the 200 of the test split) only for the
   final table;
 - each strategy's generated tokens are measured (`extra.cost`), and its accuracy is set against
@@ -131,7 +134,7 @@ def run_strategy(name: str, cfg, probs, sampler, scorers, path: Path):
     for r in res:
         for s in r.samples:
             s.extra.setdefault("cost", r.extra.get("cost"))
-            for k in ("answers_distinct", "pruned", "refilled", "resamples"):
+            for k in ("answers_distinct", "pruned", "refilled", "resamples", "chains", "trusted", "rejected"):
                 if k in r.extra:
                     s.extra.setdefault(k, r.extra[k])
             recs.append(s)
@@ -146,17 +149,21 @@ def pool(probs, sampler, scorers, path: Path, seed: int):
                         probs, sampler, scorers, path)
 
 
-def step_configs(budget: int, guide: str, prune: bool, pf_set: dict, dvts_set: dict, seed: int,
+def step_configs(budget: int, guide: str, prune: bool, pf_set: dict, dvts_set: dict, sw_set: dict, seed: int,
                  domain: str = "math") -> dict:
     """The step-level strategies at `budget` samples' worth, with the settings chosen on validation
     (left out where the budget does not fit)."""
     from prm.search.beam import BeamConfig
     from prm.search.dvts import DVTSConfig
     from prm.search.particle import ParticleConfig
+    from prm.search.stepwise import StepwiseConfig
 
     common = dict(temperature=1.0, **STEP_LIMITS[domain], seed=seed, guide=guide,
                   verify_steps="prune" if prune else None)
     out = {"pf": ("pf", ParticleConfig(n_particles=budget, **pf_set, **common))}
+    # stepwise spends adaptively: the budget is its most chains, and it usually stops far below it
+    out["stepwise"] = ("stepwise", StepwiseConfig(max_chains=budget, chains=min(2, budget), agree=min(2, budget),
+                                                  **sw_set, **common))
     if budget % dvts_set["subtree_width"] == 0:
         out["dvts"] = ("dvts", DVTSConfig(n=budget, **dvts_set, **common))
     if budget >= 4:
@@ -297,21 +304,34 @@ def measure(args, domain: str) -> int:
             cfg = DVTSConfig(n=choose_b, **grid[key][1], **step)
             val_runs[key], _ = run_strategy("dvts", cfg, val, sampler, scorers,
                                             out / f"val_grid_dvts_M{mm}_{sel}_{choose_b}.jsonl")
+        from prm.search.stepwise import StepwiseConfig
+
+        for tries, accept in itertools.product((2, 4), (0.5, 0.3)):
+            key = f"stepwise tries{tries} accept{accept}"
+            grid[key] = ("stepwise", dict(tries=tries, accept=accept))
+            cfg = StepwiseConfig(max_chains=choose_b, **grid[key][1], **step,
+                                 verify_steps="prune" if checker else None)
+            val_runs[key], _ = run_strategy("stepwise", cfg, val, sampler, scorers,
+                                            out / f"val_grid_stepwise_t{tries}_a{accept}_{choose_b}.jsonl")
         val_pids = sorted({r.problem_id for r in pools["val"]})
         val_acc = {k: acc(outcomes(v), val_pids) for k, v in val_runs.items()}
         # best on validation; ties: the grid's order (the first listed, i.e. the simpler setting)
         pf_set = grid[max((k for k in grid if k.startswith("pf")), key=lambda k: val_acc[k])][1]
         dvts_set = grid[max((k for k in grid if k.startswith("dvts")), key=lambda k: val_acc[k])][1]
+        sw_set = grid[max((k for k in grid if k.startswith("stepwise")), key=lambda k: val_acc[k])][1]
         print(f"validation at budget {choose_b}: {json.dumps({k: round(v, 3) for k, v in val_acc.items()})} -> "
-              f"pf {pf_set}, dvts {dvts_set}", flush=True)
+              f"pf {pf_set}, dvts {dvts_set}, stepwise {sw_set}", flush=True)
         # the cached step-level runs below are named by strategy and budget, not by these settings: a
         # cache made under other choices (older code) must not be read as if it were this one's
-        chosen = {"pf": pf_set, "dvts": dvts_set}
+        # (a strategy added later joins the stamp; one whose choice changed refuses the cache)
+        chosen = {"pf": pf_set, "dvts": dvts_set, "stepwise": sw_set}
         stamp = out / "choices.json"
-        if stamp.exists() and json.loads(stamp.read_text()) != chosen:
-            raise SystemExit(f"{stamp}: cached runs were made with {stamp.read_text().strip()}, validation now "
+        before = json.loads(stamp.read_text()) if stamp.exists() else {}
+        changed = {k: v for k, v in before.items() if chosen.get(k, v) != v}
+        if changed:
+            raise SystemExit(f"{stamp}: cached runs were made with {json.dumps(before)}, validation now "
                              f"chooses {json.dumps(chosen)}; delete {out} (or pass another --work) to rerun")
-        stamp.write_text(json.dumps(chosen))
+        stamp.write_text(json.dumps({**before, **chosen}))
 
         # ---- every strategy on both splits (validation too: compute-optimal chooses on it): on test each
         # strategy at every budget with each scorer, with and without pruning; on validation the ratio
@@ -323,10 +343,10 @@ def measure(args, domain: str) -> int:
             for b, guide, prune in plan:
                 if split == "val" and guide != "ratio":
                     continue  # validation feeds compute-optimal, which runs on the ratio
-                for sname, (strategy, cfg) in step_configs(b, guide, prune, pf_set, dvts_set, args.seed,
+                for sname, (strategy, cfg) in step_configs(b, guide, prune, pf_set, dvts_set, sw_set, args.seed,
                                                            domain).items():
-                    if prune and split == "val" and strategy != "dvts":
-                        continue  # compute-optimal's menu: pruning enters it through DVTS (time)
+                    if prune and split == "val" and strategy not in ("dvts", "stepwise"):
+                        continue  # compute-optimal's menu: pruning enters it through DVTS and stepwise (time)
                     key = f"{sname}{'+prune' if prune else ''}:{guide}@{b}"
                     path = out / f"{split}_{key.replace(':', '_').replace('@', '_').replace('+', '_')}.jsonl"
                     recs, dt = run_strategy(strategy, cfg, probs, sampler, scorers, path)
@@ -337,7 +357,7 @@ def measure(args, domain: str) -> int:
     finally:
         sampler.close()
 
-    return analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choose_b, timings, domain)
+    return analyse(args, out, pools, runs, budgets, ns, val_acc, chosen, choose_b, timings, domain)
 
 
 COMPUTE_OPTIMAL_GRID = [(0, 1), (1, 2), (1, 4), (2, 2), (2, 4), (4, 2), (4, 4)]  # (probe samples, bins)
@@ -352,7 +372,12 @@ def matched_n(table: dict, prefix: str, tokens: float, pids, n_max: int) -> int:
     return n_max
 
 
-def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choose_b, timings,
+def _mean_extra(recs, key: str) -> float | None:
+    vals = [float(r.extra[key]) for r in recs if r.extra.get(key) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def analyse(args, out, pools, runs, budgets, ns, val_acc, chosen_settings, choose_b, timings,
             domain: str = "math") -> int:
     from prm.domains import DOMAINS
 
@@ -395,6 +420,7 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
                         "pruned": sum(int(r.extra.get("pruned") or 0) for r in recs),
                         "answers_distinct": (sum(float(r.extra.get("answers_distinct") or 0) for r in recs) / len(recs)
                                              if any("answers_distinct" in r.extra for r in recs) else None),
+                        "chains": _mean_extra(recs, "chains"), "trusted": _mean_extra(recs, "trusted"),
                         "scored_tokens": sum(float((r.extra.get("cost") or {}).get("scored_tokens") or 0)
                                              for r in recs) / len(recs)}
         if guide == "ratio":
@@ -445,6 +471,10 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
     for key in order:
         if results[key]["answers_distinct"] is not None and key.endswith(f"ratio@{choose_b}"):
             notes.append(f"{key}: {results[key]['answers_distinct']:.2f} distinct final answers per problem")
+    chains = [f"{key} {results[key]['chains']:.2f} ({results[key]['trusted']:.2f} trusted)" for key in order
+              if results[key].get("chains") is not None and ":ratio@" in key]
+    if chains:
+        notes.append("stepwise, chains run per problem (budget = most chains): " + ", ".join(chains))
     label = f"compute-optimal (ratio; probe {chosen[0]}, {chosen[1]} bin{'s' if chosen[1] > 1 else ''})"
     if vs.get("reached"):
         rows.append(Row(f"{label} vs {ref}: test accuracy (%)", 100 * vs["test_accuracy"],
@@ -461,7 +491,7 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
     if vs.get("reached"):
         notes.append(f"the chosen point's configuration per difficulty bin (easy -> hard): {' | '.join(vs['choice'].values())}")
     notes += [f"validation choices at budget {choose_b} (ratio): " + ", ".join(f"{k} {v:.1%}" for k, v in val_acc.items())
-              + f" -> pf {pf_set}, dvts {dvts_set}",
+              + " -> " + ", ".join(f"{k} {v}" for k, v in chosen_settings.items()),
               f"{len(test_pids)} test problems ({domain}_test), {len(pls['val'])} validation problems ({domain}_train "
               f"{VAL[0]}-); step limits {STEP_LIMITS[domain]}; "
               f"best-of-n = the first n of a {POOL_N}-sample pool (temperature 1.0), the scorer's min over steps; "
@@ -477,7 +507,7 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, pf_set, dvts_set, choo
                "versus": vs, "versus_majority": vs_maj, "compute_optimal_choice": list(chosen),
                "compute_optimal_grid": {f"{k[0]}/{k[1]}": {"reach_val_tokens": g["reach_val_tokens"], "versus": g["vs"]}
                                         for k, g in grid.items()},
-               "timings": timings, "val": val_acc, "pf_settings": pf_set, "dvts_settings": dvts_set}
+               "timings": timings, "val": val_acc, "settings": chosen_settings}
     summary_path(Path(args.work), domain).write_text(json.dumps(summary, indent=1, default=float))
     plot(summary, domain)
     report("search", f"Search at matched compute: PF, DVTS, beam vs best-of-N (embedded {domain}, test split)", rows,
