@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -282,17 +283,27 @@ def test_a_search_that_fails_is_a_500_for_its_request_only():
 
 
 def test_a_full_queue_answers_503_and_the_rest_are_answered():
-    # one search at a time, each 2 s: long enough that all four requests arrive while the first is
-    # searched, even on a loaded CI machine (at 0.6 s a slow thread start let the queue drain first)
+    # one search at a time, each 2 s, a queue of one. The other three are sent only once the first is
+    # being searched (the sampler has been called): sent together, a slow worker start on a loaded
+    # CI machine left the first still queued, and the second was refused too
     spec = fake_spec(delay=2.0, max_batch=1)
     cfg = ServeConfig(api_key=KEY, max_queue=1, batch_window_ms=0)
     with ServerThread(create_app(spec.scorer, cfg, model_name="m", search=spec)) as url:
         got = []
-        threads = [threading.Thread(target=lambda: got.append(post(url, "/v1/completions", {"prompt": Q})))
-                   for _ in range(4)]
+
+        def send():
+            got.append(post(url, "/v1/completions", {"prompt": Q}))
+
+        first = threading.Thread(target=send)
+        first.start()
+        deadline = time.monotonic() + 30
+        while not spec.sampler.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert spec.sampler.calls, "the first search never started"
+        threads = [threading.Thread(target=send) for _ in range(3)]
         for t in threads:
             t.start()
-        for t in threads:
+        for t in [first, *threads]:
             t.join(30)
     statuses = sorted(s for s, _ in got)
     assert len(got) == 4 and 503 in statuses and statuses.count(200) >= 2, got
