@@ -199,7 +199,7 @@ def search_settings(args) -> dict:
     """The strategy config fields the flags set (None: the strategy's default; --budget sets the rest)."""
     return {"max_tokens": args.max_tokens, "temperature": args.temperature, "max_steps": args.search_max_steps,
             "max_step_tokens": args.max_step_tokens, "aggregation": args.aggregation,
-            "verify_steps": getattr(args, "verify_steps", None)}
+            "verify_steps": args.verify_steps}
 
 
 def _search_spec(args, policy: str | None, scorer, scorers: list):

@@ -88,9 +88,8 @@ def answer_groups(records) -> list[int]:
     `prm eval` groups code by: a search in use has no grading tests, and grouping by them makes two
     right programs agree while wrong ones scatter, so a vote (or a stopping rule) would read the tests."""
     if any(r.group is not None for r in records):
-        extract = DOMAINS["code"].extract
-        return group_answers([code_group_key(None, extract(r.extra.get("text") or "")) for r in records],
-                             lambda a, b: False)
+        return group_answers([code_group_key(None, DOMAINS[r.domain].extract(r.extra.get("text") or ""))
+                              for r in records], lambda a, b: False)
     return group_answers([r.answer for r in records], math_same)
 
 

@@ -149,10 +149,9 @@ def pool(probs, sampler, scorers, path: Path, seed: int):
                         probs, sampler, scorers, path)
 
 
-def step_configs(budget: int, guide: str, prune: bool, pf_set: dict, dvts_set: dict, sw_set: dict, seed: int,
-                 domain: str = "math") -> dict:
+def step_configs(budget: int, guide: str, prune: bool, settings: dict, seed: int, domain: str = "math") -> dict:
     """The step-level strategies at `budget` samples' worth, with the settings chosen on validation
-    (left out where the budget does not fit)."""
+    (`settings`: strategy -> its chosen fields; left out where the budget does not fit)."""
     from prm.search.beam import BeamConfig
     from prm.search.dvts import DVTSConfig
     from prm.search.particle import ParticleConfig
@@ -160,12 +159,12 @@ def step_configs(budget: int, guide: str, prune: bool, pf_set: dict, dvts_set: d
 
     common = dict(temperature=1.0, **STEP_LIMITS[domain], seed=seed, guide=guide,
                   verify_steps="prune" if prune else None)
-    out = {"pf": ("pf", ParticleConfig(n_particles=budget, **pf_set, **common))}
+    out = {"pf": ("pf", ParticleConfig(n_particles=budget, **settings["pf"], **common))}
     # stepwise spends adaptively: the budget is its most chains, and it usually stops far below it
     out["stepwise"] = ("stepwise", StepwiseConfig(max_chains=budget, chains=min(2, budget), agree=min(2, budget),
-                                                  **sw_set, **common))
-    if budget % dvts_set["subtree_width"] == 0:
-        out["dvts"] = ("dvts", DVTSConfig(n=budget, **dvts_set, **common))
+                                                  **settings["stepwise"], **common))
+    if budget % settings["dvts"]["subtree_width"] == 0:
+        out["dvts"] = ("dvts", DVTSConfig(n=budget, **settings["dvts"], **common))
     if budget >= 4:
         out["beam"] = ("beam", BeamConfig(beam_width=budget // 4, expand=4, aggregation="min", **common))
     return out
@@ -315,16 +314,14 @@ def measure(args, domain: str) -> int:
                                             out / f"val_grid_stepwise_t{tries}_a{accept}_{choose_b}.jsonl")
         val_pids = sorted({r.problem_id for r in pools["val"]})
         val_acc = {k: acc(outcomes(v), val_pids) for k, v in val_runs.items()}
-        # best on validation; ties: the grid's order (the first listed, i.e. the simpler setting)
-        pf_set = grid[max((k for k in grid if k.startswith("pf")), key=lambda k: val_acc[k])][1]
-        dvts_set = grid[max((k for k in grid if k.startswith("dvts")), key=lambda k: val_acc[k])][1]
-        sw_set = grid[max((k for k in grid if k.startswith("stepwise")), key=lambda k: val_acc[k])][1]
+        # per strategy, the best on validation; ties: the grid's order (the first listed, the simpler setting)
+        chosen = {name: grid[max((k for k in grid if grid[k][0] == name), key=lambda k: val_acc[k])][1]
+                  for name in ("pf", "dvts", "stepwise")}
         print(f"validation at budget {choose_b}: {json.dumps({k: round(v, 3) for k, v in val_acc.items()})} -> "
-              f"pf {pf_set}, dvts {dvts_set}, stepwise {sw_set}", flush=True)
+              + ", ".join(f"{k} {v}" for k, v in chosen.items()), flush=True)
         # the cached step-level runs below are named by strategy and budget, not by these settings: a
         # cache made under other choices (older code) must not be read as if it were this one's
         # (a strategy added later joins the stamp; one whose choice changed refuses the cache)
-        chosen = {"pf": pf_set, "dvts": dvts_set, "stepwise": sw_set}
         stamp = out / "choices.json"
         before = json.loads(stamp.read_text()) if stamp.exists() else {}
         changed = {k: v for k, v in before.items() if chosen.get(k, v) != v}
@@ -343,8 +340,7 @@ def measure(args, domain: str) -> int:
             for b, guide, prune in plan:
                 if split == "val" and guide != "ratio":
                     continue  # validation feeds compute-optimal, which runs on the ratio
-                for sname, (strategy, cfg) in step_configs(b, guide, prune, pf_set, dvts_set, sw_set, args.seed,
-                                                           domain).items():
+                for sname, (strategy, cfg) in step_configs(b, guide, prune, chosen, args.seed, domain).items():
                     if prune and split == "val" and strategy not in ("dvts", "stepwise"):
                         continue  # compute-optimal's menu: pruning enters it through DVTS and stepwise (time)
                     key = f"{sname}{'+prune' if prune else ''}:{guide}@{b}"
@@ -418,8 +414,7 @@ def analyse(args, out, pools, runs, budgets, ns, val_acc, chosen_settings, choos
                         "vs_bon": list(paired(o, ref, pids, args.seed)), "vs_bon_gated": list(paired(o, gate, pids, args.seed)),
                         "vs_majority": list(paired(o, m, pids, args.seed)),
                         "pruned": sum(int(r.extra.get("pruned") or 0) for r in recs),
-                        "answers_distinct": (sum(float(r.extra.get("answers_distinct") or 0) for r in recs) / len(recs)
-                                             if any("answers_distinct" in r.extra for r in recs) else None),
+                        "answers_distinct": _mean_extra(recs, "answers_distinct"),
                         "chains": _mean_extra(recs, "chains"), "trusted": _mean_extra(recs, "trusted"),
                         "scored_tokens": sum(float((r.extra.get("cost") or {}).get("scored_tokens") or 0)
                                              for r in recs) / len(recs)}
