@@ -64,21 +64,39 @@ def sample_pools(work: Path, n_train_problems: int, n_test: int, domain: str = "
     todo = [(name, probs, n) for name, probs, n in (("test", load_tasks(f"{domain}_test")[:n_test], TEST_N),
                                                      ("val", stream[VAL[0]:VAL[1]], VAL_N), ("train", train, TRAIN_N))
             if not (work / f"{name}_outcome.jsonl").exists()]
+    # a train pool sampled for fewer problems is topped up, never resampled: requests are seeded per
+    # problem, so the new problems' samples are the ones a single larger run would have drawn, and the
+    # first records (what every smaller size trains on) stay byte for byte
+    have = _pool_problems(work / "train_outcome.jsonl")
+    if "train" not in {t[0] for t in todo} and len(have) < len(train):
+        todo.append(("train", [p for p in train if p.id not in have], TRAIN_N))
     if not todo:
         return
     sampler = make_sampler(EngineConfig(model=str(ensure_policy(domain)), seed=0))
     try:
         for name, probs, n in todo:
             res = STRATEGIES["bon"].run(probs, sampler, {}, BestOfNConfig(n=n, temperature=1.0, max_tokens=160))
-            write_jsonl_atomic(work / f"{name}.jsonl", [s for r in res for s in r.samples])
             pairs = [(p, Sample(p.id, s.extra["text"], s.steps)) for p, r in zip(probs, res) for s in r.samples
                      if s.steps]
+            # each file is whole before the next is touched; outcome last, since it marks the pool done
+            files = {"": [s for r in res for s in r.samples], "_outcome": label_pairs("outcome", pairs)}
             if domain == "math":   # the sympy step checker; code has no per-step checker
-                write_jsonl_atomic(work / f"{name}_direct.jsonl", label_pairs("direct", pairs))
-            write_jsonl_atomic(work / f"{name}_outcome.jsonl", label_pairs("outcome", pairs))
+                files["_direct"] = label_pairs("direct", pairs)
+            for suffix in ("", "_direct", "_outcome"):
+                if suffix in files:
+                    f = work / f"{name}{suffix}.jsonl"
+                    old = [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
+                    write_jsonl_atomic(f, old + list(files[suffix]))
             print(f"pool {name}: {len(probs)} problems x {n}", flush=True)
     finally:
         sampler.close()
+
+
+def _pool_problems(path: Path) -> set:
+    """The problem ids a labelled pool file holds (empty when it is absent)."""
+    if not path.exists():
+        return set()
+    return {json.loads(x)["problem_id"] for x in path.read_text().splitlines() if x.strip()}
 
 
 def questions(domain: str = "math") -> dict:

@@ -1,6 +1,6 @@
 """Process vs outcome supervision at equal data, in the implicit (log-ratio) parametrization.
 
-    python scripts/bench/bench_prm_supervision.py                     # 256 to 12,800 from the policy, to 4,096 from the judge
+    python scripts/bench/bench_prm_supervision.py                     # 256 to 51,200 from the policy, to 4,096 from the judge
     python scripts/bench/bench_prm_supervision.py --sizes 256,12800 --starts judge
     python scripts/bench/bench_prm_supervision.py --quick             # sizes 256,1024, judge start
 
@@ -56,7 +56,10 @@ def paired(recs, a_scores, b_scores, seed: int = 0) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="256,1024,4096,12800", help="training-set sizes (samples), comma-separated")
+    ap.add_argument("--sizes", default="256,1024,4096,12800,51200",
+                    help="training-set sizes (samples), comma-separated; a size past the cached train pool samples "
+                         "the missing problems first (51,200: about 12 minutes of vLLM sampling, then 2 x 11 minutes "
+                         "of training)")
     ap.add_argument("--judge-max", type=int, default=4096,
                     help="largest size trained from the judge (each judge-start pair at 12,800 costs ~25 min of CPU; "
                          "there the two stay level with the ratio from 256 on)")
