@@ -3,7 +3,9 @@
     tasks -> tiny policy (trained once, cached) -> sample a training pool -> label it (MC rollouts;
     math also direct sympy labels) -> train a token-classification PRM and ORM, and the implicit pair
     (iprm on the verifiers' step labels, iorm on the same samples' outcomes, both log-ratio rewards
-    from the judge against the policy) -> best-of-N pool of N per test problem (judged, scored,
+    from the judge against the policy) -> load the shipped learned pair (math: lprm / lorm, the same
+    two label kinds on 51,200 samples from the policy against itself; prm/learned.py) -> best-of-N
+    pool of N per test problem (judged, scored,
     sympy-checked) -> curves for every selection method -> beam search guided by the headline RM at
     matched compute -> reward-model quality -> report.md, bon_<domain>.png, results.json, manifest.json
 
@@ -81,6 +83,10 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
                 needs=((f"label {src}", labels.get(src)), ("RM backbone", backbone)))
             scorers[kind] = st.run(f"load {kind.upper()} scorer", lambda path=path: _loaded(load_scorer(str(path)), path),
                                    needs=((f"train {kind.upper()}", path),))
+        if cfg.learned_pair and policy is not None and (cfg.headline_rm(domain) in LEARNED
+                                                        or _learned(policy, domain) is not None):
+            got = st.run("learned pair", lambda: _learned_pair(policy, domain, man), needs=(("policy", policy),)) or {}
+            scorers.update(got)
         if backbone is not None and backbone != policy:
             scorers["ratio"] = st.run("likelihood-ratio scorer", lambda: _ratio(backbone, policy, cfg, domain, ddir))
         scorers = {k: s for k, s in scorers.items() if s is not None}
@@ -88,12 +94,12 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
                       needs=(("sampler", sampler), ("tasks", tasks)))
         curves = st.run("best-of-N curves", lambda: _curves(pool_summary(pool, domain, repeats=cfg.repeats,
                                                                          seed=cfg.seed, aggregation=agg,
-                                                                         pairs=cfg.declared_pairs()), res),
+                                                                         pairs=cfg.declared_pairs(domain)), res),
                         needs=(("best-of-N test pool", pool),))
-        head = cfg.headline_rm     # beam search is guided by the headline reward model
+        head = cfg.headline_rm(domain)     # beam search is guided by the headline reward model
         st.run("beam search", lambda: _beam(STRATEGIES["beam"].run(test[: cfg.beam_problems], sampler,
                                                                     {head: scorers.get(head)}, cfg.beam_config()),
-                                            cfg, curves, ddir, res),
+                                            cfg, head, curves, ddir, res),
                needs=((f"load {head.upper()} scorer", scorers.get(head)), ("sampler", sampler), ("tasks", tasks)))
         st.run("step quality", lambda: _quality(scorer_quality(pool, {k: s.kind for k, s in scorers.items()}, agg,
                                                                _step_labels(test, pool, domain)), res),
@@ -104,7 +110,9 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
             closable.close()
     res["setup"] = {**cfg.setup(domain), "RM backbone": "judge" if backbone is not None and backbone != policy
                     else "policy"}   # what ran: the policy where no judge was found or a policy was given
-    res["headline"] = cfg.headline
+    if "lprm" in scorers:
+        res["setup"]["learned pair"] = st.table["learned pair"]["detail"].rsplit("; ", 1)[-1]
+    res["headline"] = cfg.headline(domain)
     man["timings"] = st.timings()
     return res
 
@@ -136,6 +144,34 @@ def _backbone(cfg: DemoConfig, domain: str, policy: Path, man: dict):
         return policy, f"the policy (no judge: {note})"
     man["rm_backbone"] = {"path": str(path), "sha256": hash_dir(path), "source": note}
     return path, f"judge: {note}"
+
+
+LEARNED = ("lprm", "lorm")
+
+
+def _learned(policy: Path, domain: str):
+    """The shipped learned pair's directories for this policy (prm/learned.py), or None."""
+    from prm.learned import find_pair
+
+    found, _ = find_pair(policy, domain)
+    return found
+
+
+def _learned_pair(policy: Path, domain: str, man: dict):
+    """Load the learned pair: never trained here (~35 minutes), so a policy without one fails this
+    stage with the reason, and the results that need it are absent."""
+    from prm.errors import UserError
+    from prm.learned import find_pair
+    from prm.scoring import load_scorer
+    from prm.scoring.base import read_settings
+
+    found, note = find_pair(policy, domain)
+    if found is None:
+        raise UserError(f"no learned pair for this policy ({note}); prm/learned.py says how to train and ship one")
+    man["learned_pair"] = {name: {"path": str(path), "sha256": hash_dir(path)} for name, path in found.items()}
+    data = read_settings(found["lprm"]).get("data", {})
+    return ({name: load_scorer(str(path)) for name, path in found.items()},
+            f"{note}; trained from the policy on {data.get('read', '?'):,} samples")
 
 
 def _ratio(judge: Path, policy: Path, cfg: DemoConfig, domain: str, ddir: Path):
@@ -212,15 +248,15 @@ def _curves(summary, res: dict):
     return (curves, pools), f"N = {curves.ns}, {curves.repeats} draws, {len(curves.methods)} methods"
 
 
-def _beam(results, cfg: DemoConfig, curves, ddir: Path, res: dict):
+def _beam(results, cfg: DemoConfig, head: str, curves, ddir: Path, res: dict):
     from prm.eval.report import pct
     from prm.eval.summary import beam_summary
     from prm.records import write_jsonl_atomic
 
     b = cfg.beam
     res["beam"] = beam_summary(results, settings=f"width {b.beam_width}, expand {b.expand}, agg {b.aggregation}, "
-                                                 f"guided by {cfg.headline_rm}",
-                               compared_to=f"{cfg.headline_rm}:{b.aggregation}", seed=cfg.seed,
+                                                 f"guided by {head}",
+                               compared_to=f"{head}:{b.aggregation}", seed=cfg.seed,
                                curves=curves[0] if curves else None, pools=curves[1] if curves else None)
     write_jsonl_atomic(ddir / "beam.jsonl", [s for r in results for s in r.samples])
     return res["beam"], f"{pct(res['beam']['accuracy'])} correct, {res['beam']['tokens_per_problem']:.0f} tokens/problem"

@@ -21,6 +21,10 @@ from dataclasses import asdict, dataclass, field, replace
 from prm.search.beam import BeamConfig
 
 
+# each reward model's outcome-supervised twin: the same model trained on the same samples' outcomes
+TWINS = {"lprm": "lorm", "iprm": "iorm", "prm": "orm"}
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     out: str = ""                               # output folder; "" -> runs/demo-TIMESTAMP
@@ -60,9 +64,19 @@ class DemoConfig:
     implicit_beta: float = 1.0
     implicit_learning_rate: float = 5e-5
     implicit_max_steps: int = 120
-    # The headline reward model, declared before the run: "iprm" (chosen on the validation pool:
-    # docs/prm_diagnosis.md section 7) or "prm" (the token-classification PRM, always reported).
-    headline_rm: str = "iprm"
+    # The learned pair (prm/learned.py): implicit process ("lprm") and outcome ("lorm") reward models
+    # trained from the policy against itself, so the reward starts at exactly zero and ranks only by what
+    # the verifiers' labels taught it, on 51,200 samples (step labels from the sympy checker). Too long
+    # to train here (~35 min): loaded where one is shipped for the policy (math), else left out.
+    learned_pair: bool = True
+    # The headline reward model per domain, declared before the run (a domain not listed: "iprm").
+    # math: "lprm", the family in which process supervision beats its outcome twin on the validation pool
+    # (+20.9 points best-of-16 [+8.8, +31.2], BENCHMARKS.md `prm_supervision`); from the judge ("iprm")
+    # no label kind can beat another, the judge's ratio already sits at the sound ceiling
+    # (docs/prm_diagnosis.md sections 8, 11 and 12). code: "iprm" (no shipped learned pair: its labels
+    # are MC rollouts, far too costly at 51,200 samples). "prm": the token-classification PRM, always
+    # reported.
+    headline_rms: tuple[tuple[str, str], ...] = (("math", "lprm"), ("code", "iprm"))
     # the PRM's step aggregation for the headline comparison, plots and quality rows; read once by
     # prm/demo.py and passed on (other aggregations are reported, never promoted after the fact)
     headline_aggregation: str = "min"
@@ -79,17 +93,26 @@ class DemoConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def headline(self) -> str:
-        """The one method the headline comparison is about, named before the run (results.json)."""
-        return f"{self.headline_rm}:{self.headline_aggregation}"
+    def headline_rm(self, domain: str) -> str:
+        """The reward model the headline is about in `domain` (beam search is guided by it)."""
+        return dict(self.headline_rms).get(domain, "iprm")
 
-    def declared_pairs(self) -> tuple[tuple[str, str], ...]:
+    def headline(self, domain: str) -> str:
+        """The one method the headline comparison is about, named before the run (results.json)."""
+        return f"{self.headline_rm(domain)}:{self.headline_aggregation}"
+
+    def declared_pairs(self, domain: str) -> tuple[tuple[str, str], ...]:
         """The headline against each reward model it must be read beside, declared before the run:
-        its outcome-supervised twin, the zero-training ratio it may start from, the token-classification
-        PRM (absent methods are skipped)."""
-        a, agg = self.headline, self.headline_aggregation
-        return tuple((a, b) for b in (f"iorm:{agg}", f"ratio:{agg}", f"prm:{agg}") if b != a)
+        its outcome-supervised twin, the zero-training judge/policy ratio, the judge-started process
+        model, the token-classification PRM; and, where the headline is not from the judge, the
+        judge-started pair against each other (absent methods are skipped)."""
+        agg, rm = self.headline_aggregation, self.headline_rm(domain)
+        twin = TWINS.get(rm, "iorm")
+        a, twin = self.headline(domain), twin if twin == "orm" else f"{twin}:{agg}"   # an ORM has one score
+        pairs = [(a, b) for b in (twin, f"ratio:{agg}", f"iprm:{agg}", f"prm:{agg}") if b != a]
+        if rm != "iprm":
+            pairs.append((f"iprm:{agg}", f"iorm:{agg}"))
+        return tuple(dict.fromkeys(pairs))
 
     # -- the stage settings this config implies (each read in one place)
     def label_methods(self, domain: str) -> tuple[str, ...]:

@@ -70,7 +70,7 @@ def test_best_of_n_follows_from_the_pool(demo_out, results, domain):
     assert {len(v) for v in problems.values()} == {setup["pool N"]}
     assert bon["ns"] == [1, 2, 4, 8] == [1, 2, 4, setup["pool N"]]
     for name in ("random", "majority", "oracle", "orm", "prm:min", "weighted:prm:min", "iprm:min", "iorm:min",
-                 "weighted:iprm:min") + (("sympy",) if domain == "math" else ()):
+                 "weighted:iprm:min") + (("sympy", "lprm:min", "lorm:min") if domain == "math" else ()):
         assert name in m, name
     # N=1: every method takes the one drawn sample, so all means are one number, majority == random
     assert m["majority"]["mean"][0] == m["random"]["mean"][0]
@@ -147,7 +147,9 @@ def test_report_states_the_numbers_of_results_json(demo_out, results, manifest):
             assert _row(section, key)[0] == f"{100 * v['mean'][-1]:+.1f}", key
         assert f"{pct(d['beam']['accuracy'])} [{pct(d['beam']['lo'])}, {pct(d['beam']['hi'])}]" in section
     assert "prm:min** vs **orm**" in text and "prm:min** vs **majority**" in text
-    # the declared headline against its outcome-supervised twin and the ratio it starts from (math)
+    # each declared headline against its outcome-supervised twin and the ratio (math: the learned pair,
+    # and the judge-started pair against each other too)
+    assert "lprm:min** vs **lorm:min**" in text and "lprm:min** vs **ratio:min**" in text
     assert "iprm:min** vs **iorm:min**" in text and "iprm:min** vs **ratio:min**" in text
 
 
@@ -162,12 +164,18 @@ def test_manifest_names_the_policies_used(manifest):
 def test_headline_and_backbone_are_declared(results, manifest):
     """results.json names each domain's headline method; math's reward models start from the shipped
     judge, and the zero-training likelihood-ratio scorer is reported beside them."""
-    for domain in DOMAINS:
+    for domain, head, twin in (("math", "lprm", "lorm"), ("code", "iprm", "iorm")):
         d = results["domains"][domain]
-        assert d["headline"] == "iprm:min"
+        assert d["headline"] == f"{head}:min"
         # the headline's outcome-supervised twin and the token-classification PRM are always beside it
-        assert {"iprm:min - iorm:min", "iprm:min - prm:min", "iprm:min - majority"} <= set(d["deltas"])
-    assert "iprm steps vs direct sympy labels" in results["domains"]["math"]["step_quality"]
+        assert {f"{head}:min - {twin}:min", f"{head}:min - prm:min", f"{head}:min - majority"} <= set(d["deltas"])
+    math = results["domains"]["math"]
+    assert "iprm:min - iorm:min" in math["deltas"]   # the judge-started pair stays reported beside it
+    assert {"iprm steps vs direct sympy labels", "lprm steps vs direct sympy labels"} <= set(math["step_quality"])
+    # the learned pair is loaded (shipped), never trained by the demo, and named with its hashes
+    assert math["setup"]["learned pair"] == "trained from the policy on 51,200 samples"
+    assert set(manifest["domains"]["math"]["learned_pair"]) == {"lprm", "lorm"}
+    assert "learned pair" not in results["domains"]["code"]["stages"]
     assert results["domains"]["math"]["setup"]["implicit PRM labels"] == "direct"
     assert results["domains"]["code"]["setup"]["implicit PRM labels"] == "mc"
     for domain in DOMAINS:   # both domains ship a judge: the code one continues the code policy on reference programs

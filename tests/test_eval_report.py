@@ -171,3 +171,19 @@ def test_reading_states_the_sound_ceiling(head_sound, ceiling, says_room, says_n
     assert ("too little room" in text) is says_no_room
     d.pop("headline")   # a user's pool (`prm eval bon`): no headline, no sentence
     assert "Sound solutions" not in " ".join(reading("math", d))
+
+
+@pytest.mark.parametrize("headline,delta,says", [
+    ("lprm:min", -0.14, "lprm:min minus ratio: -14.0 points"),   # the demo's math headline: learned from zero
+    ("lprm:min", None, "starts from zero reward"),               # no ratio row (no judge): the sentence, no number
+    ("iprm:min", -0.14, None),                                   # a judge-started headline: not said
+])
+def test_reading_says_what_a_learned_headline_is_read_for(headline, delta, says):
+    d = {"bon": {"ns": [1, 16], "methods": {}}, "deltas": {}, "headline": headline}
+    if delta is not None:
+        d["deltas"][f"{headline} - ratio:min"] = {"mean": [0.0, delta], "lo": [0.0, delta - 0.05], "hi": [0.0, delta + 0.05]}
+    text = " ".join(reading("math", d))
+    if says is None:
+        assert "starts from zero reward" not in text
+    else:
+        assert says in text and "read the judge-started rows" in text

@@ -8,11 +8,13 @@
 
 Stages per domain: tasks -> tiny policy (trained once, then reused from the cache) -> sample a
 training pool -> label it (MC rollouts; math also direct sympy labels) -> train a token-classification
-PRM and ORM, and the implicit pair: `iprm` on the verifiers' step labels (process supervision, the
-declared headline) and `iorm` on the same samples' outcomes (math: all from the shipped judge backbone,
-prm/judge.py; plus the zero-training likelihood ratio) -> sample a test pool of N per problem ->
-judge, score, sympy-check -> best-of-N, weighted vote, majority, sympy reranking, beam search guided by
-the headline reward model -> report.
+PRM and ORM, and the implicit pair: `iprm` on the verifiers' step labels (process supervision; code's
+declared headline) and `iorm` on the same samples' outcomes (all from the shipped judge backbones,
+prm/judge.py; plus the zero-training likelihood ratio) -> math: load the shipped learned pair, `lprm`
+(step labels, math's declared headline) and `lorm` (outcome labels) trained on 51,200 samples from the
+policy against itself, so they rank only by what the labels taught them (prm/learned.py) -> sample a
+test pool of N per problem -> judge, score, sympy-check -> best-of-N, weighted vote, majority, sympy
+reranking, beam search guided by the headline reward model -> report.
 
 --out receives report.md (tables, plots, a plain-language reading), bon_math.png, bon_code.png,
 results.json (schema: docs/results_schema.md), manifest.json (versions, hashes, seeds, backend,

@@ -135,6 +135,16 @@ def reading(domain: str, d: dict) -> list[str]:
                      "(`prm_recipes`). Why, and what would reach it (a larger judge trained as a language model, "
                      "or far more labels): docs/prm_diagnosis.md. The likelihood-ratio row, where present, is the "
                      "scorer that earns its keep here.")
+    if head and head.startswith("lprm:"):
+        vs = d.get("deltas", {}).get(f"{head} - ratio:{head.split(':', 1)[1]}")
+        lines.append(f"**{head}** starts from zero reward (the policy against itself), so it ranks by what the "
+                     "verifiers' labels taught it and nothing else: that is where process and outcome supervision can "
+                     "differ. The judge-started models (`ratio`, `iprm`, `iorm`) start from a stronger language model "
+                     "whose likelihood already checks the arithmetic" +
+                     (f" ({head} minus ratio: {pts(vs['mean'][-1])} points)" if vs else "") +
+                     "; from there no label kind can beat another, the ratio already picks a sound solution almost "
+                     "wherever the pool holds one (docs/prm_diagnosis.md sections 11-12). For reranking on this task, "
+                     "read the judge-started rows; for what the labels teach, this one.")
     if head and _has_step_checker(domain):     # the size curve was measured with the step checker's labels
         lines.append(SIZE_FINDING)
     snd = (d.get("hacking") or {}).get("sound") or {}
@@ -212,7 +222,9 @@ def render_report(results: dict, manifest: dict) -> str:
             "zero-training likelihood ratio of the judge backbone against the policy, per step; `iprm:AGG` a PRM "
             "in the implicit parametrization (beta x log pi/pi_policy, summed over the steps so far) trained on the "
             "verifiers' step labels (process supervision), `iorm:AGG` the same model trained on the outcome "
-            "labels of the same samples (outcome supervision).",
+            "labels of the same samples (outcome supervision); `lprm:AGG` / `lorm:AGG` (math) the same two label "
+            "kinds on 51,200 samples, trained from the policy against itself, so the reward starts at zero "
+            "(prm/learned.py, shipped).",
             f"The headline comparison (`{_headline_names(results)}` against the others) was fixed before the run; "
             "other aggregations are shown but not promoted.", ""]
     for dom, d in results.get("domains", {}).items():
@@ -221,13 +233,19 @@ def render_report(results: dict, manifest: dict) -> str:
             out += ["Setup: " + ", ".join(f"{k}={v}" for k, v in d["setup"].items()), ""]
         if d.get("headline"):
             s = d.get("setup", {})
-            what = (f"a PRM in the implicit parametrization trained on {s.get('implicit PRM labels', '?')} step labels "
-                    "(process supervision), beside `iorm`, the same model trained on the same samples' outcomes,"
-                    if d["headline"].startswith("iprm:") else
-                    f"a token-classification PRM trained with {s.get('PRM labels', '?')} labels")
-            out += [f"Headline method (declared before the run): `{d['headline']}`, {what} on "
-                    f"{s.get('train problems', '?')} problems x {s.get('samples each', '?')} samples, starting from the "
-                    f"{s.get('RM backbone', 'policy')}.", ""]
+            if d["headline"].startswith("lprm:"):
+                line = ("a PRM in the implicit parametrization trained on the sympy step checker's labels (process "
+                        "supervision), beside `lorm`, the same model trained on the same samples' outcomes: "
+                        f"{s.get('learned pair', 'a shipped pair')}, 8 per train-split problem, starting from the "
+                        "policy against itself (zero reward).")
+            else:
+                what = (f"a PRM in the implicit parametrization trained on {s.get('implicit PRM labels', '?')} step "
+                        "labels (process supervision), beside `iorm`, the same model trained on the same samples' "
+                        "outcomes," if d["headline"].startswith("iprm:") else
+                        f"a token-classification PRM trained with {s.get('PRM labels', '?')} labels")
+                line = (f"{what} on {s.get('train problems', '?')} problems x {s.get('samples each', '?')} samples, "
+                        f"starting from the {s.get('RM backbone', 'policy')}.")
+            out += [f"Headline method (declared before the run): `{d['headline']}`, {line}", ""]
         out += ["### Reading", ""] + [f"- {s}" for s in reading(dom, d)] + [""]
         if d.get("bon"):
             out += ["### Accuracy versus N (mean [95% interval])", ""] + _curve_table(d["bon"]) + [""]

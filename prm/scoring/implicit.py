@@ -154,7 +154,7 @@ class ImplicitScorer:
             s = read_settings(path)
             if not s.get("ref_model"):
                 raise UserError(f"{Path(path) / 'config.json'}: field 'prm_toolkit.ref_model' missing")
-            model, ref, sha = str(path), s["ref_model"], {"ref": s.get("ref_sha256")}
+            model, ref, sha = str(path), _beside(Path(path), s["ref_model"]), {"ref": s.get("ref_sha256")}
         kw.setdefault("max_length", s.get("max_length"))
         kw.setdefault("step_score", s.get("step_score", "q"))   # a keyword overrides the saved choice
         return cls(model, ref, beta=s["beta"], sep=s["sep"], expect_sha256=sha, **kw)
@@ -231,6 +231,14 @@ class ImplicitScorer:
 # dtype, device); bounded: cleared when full (a pool of 3,200 samples of ~100 tokens is ~3,200 entries)
 _REF_CACHE: dict[tuple, dict[tuple, list[float]]] = {}
 REF_CACHE_MAX = 50_000
+
+
+def _beside(model_dir: Path, ref: str) -> str:
+    """A relative `ref_model` that names a directory next to the model (a shipped pair, prm.learned,
+    writes `../../policy/<name>` so the copy works wherever the package is) is read from the model's
+    own directory; anything else (absolute, a hub name, relative to the working directory) as given."""
+    near = model_dir / ref
+    return str(near.resolve()) if not Path(ref).is_absolute() and near.is_dir() else ref
 
 
 def _identity(model: str, dtype: str, device: str) -> tuple:
