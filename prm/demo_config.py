@@ -8,10 +8,11 @@ headline and the beam-search settings are declared here, not chosen from the out
 while OpenMP worker threads spin-wait and thrash when other processes share the cores (measured:
 one 30-token sample took 72 s with torch's default threads on a loaded 2-core machine, 0.9 s with 1).
 
-Budget on 2 idle CPU cores, policies cached (scripts/bench/bench_demo.py, BENCHMARKS.md): the
-default took 4 min 21 s and `--quick` 2 min 23 s for math and code, about 75 s of either being vLLM
-engine start-up; the rest is sampling (policy and MC rollouts) and training the two reward models.
-Training the two full tiny policies the first time adds about 5 minutes.
+Budget on 2 idle CPU cores, policies, judges and the learned pair shipped (scripts/bench/bench_demo.py,
+BENCHMARKS.md `demo`, 7 December): the default took 8 min 22 s and `--quick` 2 min 37 s for math and
+code, about 65 s of either being vLLM engine start-up; the rest is sampling (policy and MC rollouts),
+training the four small reward models per domain and scoring the test pool with every reward model.
+Training the two full tiny policies the first time adds about 5 minutes (they are shipped).
 """
 
 from __future__ import annotations

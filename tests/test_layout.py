@@ -34,7 +34,7 @@ LAYERS = [
     ("core", {"prm", "prm.errors", "prm.records", "prm.steps", "prm.sequence", "prm.first_error", "prm.domains",
               "prm.tasks", "prm.tiny", "prm.threads", "prm.shipped", "prm.paths", "prm.resume"}),
     ("engines and formats", {"prm.vllm_engine", "prm.sampler", "prm.scoring", "prm.formats", "prm.loaders"}),
-    ("stages", {"prm.labeling", "prm.search", "prm.train", "prm.eval", "prm.policy", "prm.judge", "prm.rewards"}),
+    ("stages", {"prm.labeling", "prm.search", "prm.train", "prm.eval", "prm.policy", "prm.judge", "prm.learned", "prm.rewards"}),
     ("drivers", {"prm.demo", "prm.demo_config", "prm.commands", "prm.cli", "prm.__main__", "prm.serve"}),
 ]
 
