@@ -100,7 +100,8 @@ def run_domain(domain: str, cfg: DemoConfig, out: Path, manifest: dict) -> dict:
         st.run("beam search", lambda: _beam(STRATEGIES["beam"].run(test[: cfg.beam_problems], sampler,
                                                                     {head: scorers.get(head)}, cfg.beam_config()),
                                             cfg, head, curves, ddir, res),
-               needs=((f"load {head.upper()} scorer", scorers.get(head)), ("sampler", sampler), ("tasks", tasks)))
+               needs=(("learned pair" if head in LEARNED else f"load {head.upper()} scorer", scorers.get(head)),
+                      ("sampler", sampler), ("tasks", tasks)))
         st.run("step quality", lambda: _quality(scorer_quality(pool, {k: s.kind for k, s in scorers.items()}, agg,
                                                                _step_labels(test, pool, domain)), res),
                needs=(("best-of-N test pool", pool), ("a reward model", scorers or None)))
