@@ -135,7 +135,13 @@ def test_rebuild_trains_from_scratch_and_compares(micro_shipped, tmp_path, monke
 
 
 def test_cli_policy_train_rebuilds_and_reports(micro_shipped, tmp_path, monkeypatch, capsys):
+    import torch
+
     monkeypatch.setitem(PRESETS, ("math", False), MICRO)
+    # the CLI picks torch threads by the machine's load (prm/threads.py), and another thread count sums
+    # in another order: pin it to the count the fixture built the shipped copy with, so "identical"
+    # tests the rebuild and not how busy the machine was (it failed beside a busy neighbour)
+    monkeypatch.setenv("PRM_THREADS", str(torch.get_num_threads()))
     assert main(["policy", "info", "--domain", "math", "--cache-dir", str(tmp_path / "c")]) == 0
     assert f"policy: shipped policy/{micro_shipped.name}" in capsys.readouterr().out
     assert main(["policy", "train", "--domain", "math", "--cache-dir", str(tmp_path / "c")]) == 0
