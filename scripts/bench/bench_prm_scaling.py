@@ -82,14 +82,24 @@ def sample_pools(work: Path, n_train_problems: int, n_test: int, domain: str = "
             files = {"": [s for r in res for s in r.samples], "_outcome": label_pairs("outcome", pairs)}
             if domain == "math":   # the sympy step checker; code has no per-step checker
                 files["_direct"] = label_pairs("direct", pairs)
+            done = _pool_problems(work / f"{name}_outcome.jsonl")
             for suffix in ("", "_direct", "_outcome"):
                 if suffix in files:
-                    f = work / f"{name}{suffix}.jsonl"
-                    old = [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
-                    write_jsonl_atomic(f, old + list(files[suffix]))
+                    extend_pool_file(work / f"{name}{suffix}.jsonl", files[suffix], done)
             print(f"pool {name}: {len(probs)} problems x {n}", flush=True)
     finally:
         sampler.close()
+
+
+def extend_pool_file(path: Path, records, done: set) -> None:
+    """Rewrite `path` as its records of the problems in `done` (the outcome file, written last, lists
+    the problems whose pool is complete) followed by `records`. A run killed between two files leaves
+    records of unfinished problems in the first; they are dropped here, so the rerun that samples those
+    problems again does not double them."""
+    from prm.records import write_jsonl_atomic
+
+    old = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    write_jsonl_atomic(path, [r for r in old if r["problem_id"] in done] + list(records))
 
 
 def _pool_problems(path: Path) -> set:

@@ -41,6 +41,18 @@ PLOT = Path(__file__).resolve().parents[2] / "docs" / "prm_supervision.png"
 RECIPES = {"policy": dict(beta=0.05, learning_rate=5e-4), "judge": dict(beta=1.0, learning_rate=5e-5)}
 
 
+def train_implicit(model, policy, train_file, out, labels: str, *, max_steps: int, beta: float,
+                   learning_rate: float) -> None:
+    """One implicit reward model on `labels` ("step" or "outcome") of the direct-labelled `train_file`,
+    from `model` against `policy`: the curve's recipe but for the start, beta, rate and step count."""
+    from prm.train import TrainConfig, train_rm
+
+    train_rm(TrainConfig(model=str(model), ref_model=str(policy), train_file=str(train_file), output_dir=str(out),
+                         objective="implicit", implicit_labels=labels, sep="\n\n", max_steps=max_steps,
+                         per_device_train_batch_size=16, warmup_ratio=0.05, resume=False, save_steps=10 ** 6,
+                         logging_steps=100, beta=beta, learning_rate=learning_rate), progress=False)
+
+
 def paired(recs, a_scores, b_scores, seed: int = 0) -> list[float]:
     """Best-of-16 of A minus B on the same pool, with the paired 95% interval (prm.eval's curves)."""
     from prm.eval.summary import pool_summary
@@ -79,7 +91,6 @@ def main() -> None:
     from prm.policy import ensure_policy
     from prm.records import PoolRecord
     from prm.scoring.implicit import ImplicitScorer, write_ratio_settings
-    from prm.train import TrainConfig, train_rm
 
     torch.set_num_threads(1)
     t0 = time.time()
@@ -113,11 +124,8 @@ def main() -> None:
                 out = work / f"{start}-{labels}-{size}"
                 if not (out / "config.json").exists():
                     tf = subset(pools_dir / "train_direct.jsonl", size, work / f"train_direct_{size}.jsonl")
-                    train_rm(TrainConfig(model=str(judge if start == "judge" else policy), ref_model=str(policy),
-                                         train_file=str(tf), output_dir=str(out), objective="implicit",
-                                         implicit_labels=labels, sep="\n\n", max_steps=max(300, math.ceil(size / 16)),
-                                         per_device_train_batch_size=16, warmup_ratio=0.05, resume=False,
-                                         save_steps=10 ** 6, logging_steps=100, **RECIPES[start]), progress=False)
+                    train_implicit(judge if start == "judge" else policy, policy, tf, out, labels,
+                                   max_steps=max(300, math.ceil(size / 16)), **RECIPES[start])
                 got[labels] = scores_of(out)
                 results["runs"][f"{start}-{labels}-{size}"] = {k: evaluate(pools[k], got[labels][k]) for k in pools}
             results["runs"][f"{start}-{size}-process-minus-outcome"] = {

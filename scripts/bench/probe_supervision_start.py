@@ -10,13 +10,12 @@ import json, math, sys, time
 from pathlib import Path
 sys.path.insert(0, "scripts/bench")
 from bench_prm_scaling import evaluate, questions, subset
-from bench_prm_supervision import paired
+from bench_prm_supervision import paired, train_implicit
 import torch
 torch.set_num_threads(1)
 from prm.policy import ensure_policy
 from prm.records import PoolRecord
 from prm.scoring.implicit import ImplicitScorer, write_ratio_settings
-from prm.train import TrainConfig, train_rm
 
 if len(sys.argv) != 7 or sys.argv[1] in ('-h', '--help'):
     raise SystemExit(__doc__)
@@ -40,9 +39,7 @@ for labels in ("step", "outcome"):
     out = work / labels
     if not (out / "config.json").exists():
         tf = subset(pools_dir / "train_direct.jsonl", size, work / f"train_{size}.jsonl")
-        train_rm(TrainConfig(model=judge, ref_model=str(policy), train_file=str(tf), output_dir=str(out), objective="implicit",
-                             implicit_labels=labels, sep="\n\n", max_steps=steps, per_device_train_batch_size=16, warmup_ratio=0.05,
-                             resume=False, save_steps=10**6, logging_steps=100, beta=beta, learning_rate=lr), progress=False)
+        train_implicit(judge, policy, tf, out, labels, max_steps=steps, beta=beta, learning_rate=lr)
     got[labels] = scores_of(out)
     res[labels] = {k: evaluate(pools[k], got[labels][k]) for k in pools}
 res["p-o"] = {k: paired(pools[k], got["step"][k], got["outcome"][k]) for k in pools}
